@@ -1,0 +1,3 @@
+from traintriage.cli import main
+
+main()

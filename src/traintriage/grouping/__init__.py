@@ -1,0 +1,1 @@
+"""Error signatures: stable ids for "the same bug" across train versions."""

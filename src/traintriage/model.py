@@ -1,0 +1,44 @@
+"""The one internal event model every reader maps into.
+
+Pure data, no I/O. Timestamps are UTC epoch seconds (float) so that bucketing by
+hour is integer arithmetic; strings are kept as the log gave them (already
+decoded from UTF-8) and are untrusted.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Event(msgspec.Struct, gc=False, kw_only=True):
+    """One production log event, whatever format it came in.
+
+    `message` is the rendered message; `normalized_message` is the PSR-3 template
+    (placeholders not expanded) when the producer gives one (MediaWiki does).
+    `trace` is the (already redacted) stack trace text, frames one per line.
+    """
+
+    ts: float
+    message: str
+    normalized_message: str | None = None
+    channel: str = ""
+    level: str = ""
+    version: str | None = None
+    wiki: str | None = None
+    host: str | None = None
+    req_id: str | None = None
+    exc_class: str | None = None
+    exc_message: str | None = None
+    exc_file: str | None = None
+    trace: str | None = None
+    url: str | None = None
+    server: str | None = None
+    servergroup: str | None = None
+    fmt: str = ""
+
+
+class Rejected(msgspec.Struct, gc=False, frozen=True):
+    """A line that could not be read, with the reason (never raised, always reported)."""
+
+    line: int
+    reason: str

@@ -1,0 +1,289 @@
+"""Ingest: read sources, group events into signatures, count, commit with positions.
+
+Exactly-once: every commit writes the batch's counts and each source's read
+position (byte offset and line number) in the same transaction. Re-running
+on the same file resumes after the last committed line, so re-ingesting never
+counts an event twice, and a process killed at any point (kill -9) loses
+nothing that a rerun won't read again.
+
+Distinct requests: an event counts as a new request unless the same
+(signature, reqId) pair was seen recently in this process (two generations of
+`REQUEST_WINDOW` pairs). MediaWiki logs one error several times per request
+within milliseconds, so this is exact in practice; a request split across a
+process restart may be counted twice (documented in docs/storage.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from traintriage.grouping.drain import TemplateMiner
+from traintriage.grouping.signature import Grouper
+from traintriage.ingest.batch import UNKNOWN, Batch, Checkpoint
+from traintriage.ingest.formats import MAX_LINE_BYTES, FieldMap, LineError, LineReader
+from traintriage.ingest.sources import Source, SourceError, describe, iter_lines, open_binary, same_identity
+from traintriage.model import Event
+from traintriage.redact import redact_text, redact_trace, redact_url
+from traintriage.store.db import Store
+
+REQUEST_WINDOW = 100_000
+SAMPLES_PER_RUN = 5
+ERRORS_KEPT = 50
+
+
+@dataclass
+class IngestOptions:
+    """Knobs of one ingest run."""
+
+    batch_events: int = 100_000
+    field_map: FieldMap = field(default_factory=FieldMap)
+    max_line_bytes: int = MAX_LINE_BYTES
+    rejects: BinaryIO | None = None
+    progress: Callable[[int, int], None] | None = None  # (events, rejected) about twice a second
+    on_reject: Callable[[str, int, str], None] | None = None  # (source name, line, reason)
+
+
+@dataclass
+class SourceReport:
+    name: str
+    events: int = 0
+    rejected: int = 0
+    resumed_at_line: int = 0
+    already_done: bool = False
+    error: str | None = None
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    sources: list[SourceReport]
+    seconds: float
+    new_signatures: int
+
+    @property
+    def events(self) -> int:
+        return sum(s.events for s in self.sources)
+
+    @property
+    def rejected(self) -> int:
+        return sum(s.rejected for s in self.sources)
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [s for s in self.sources if s.error]
+
+
+class _RequestDedupe:
+    """Recently seen (signature, reqId) pairs, in two bounded generations."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.current: set[tuple[str, str]] = set()
+        self.previous: set[tuple[str, str]] = set()
+
+    def is_new(self, sig: str, req: str | None) -> bool:
+        if not req:
+            return True
+        key = (sig, req)
+        if key in self.current or key in self.previous:
+            return False
+        if len(self.current) >= self.window:
+            self.previous, self.current = self.current, set()
+        self.current.add(key)
+        return True
+
+
+def sample_of(ev: Event) -> dict[str, Any]:
+    """A redacted copy of the fields worth showing for one event."""
+    out: dict[str, Any] = {
+        "message": redact_text(ev.message),
+        "channel": ev.channel,
+        "level": ev.level,
+        "version": ev.version,
+        "wiki": ev.wiki,
+        "host": ev.host,
+        "reqId": ev.req_id,
+        "format": ev.fmt,
+    }
+    if ev.normalized_message:
+        out["normalized_message"] = redact_text(ev.normalized_message)
+    if ev.url:
+        out["url"] = redact_url(ev.url)
+    if ev.server:
+        out["server"] = ev.server
+    if ev.servergroup:
+        out["servergroup"] = ev.servergroup
+    if ev.exc_class:
+        out["exception_class"] = ev.exc_class
+    if ev.exc_message:
+        out["exception_message"] = redact_text(ev.exc_message)
+    if ev.exc_file:
+        out["exception_file"] = ev.exc_file
+    if ev.trace:
+        out["trace"] = redact_trace(ev.trace)
+    return out
+
+
+def make_grouper(store: Store) -> Grouper:
+    """A Grouper whose template miners continue from the store's saved state."""
+    states, ids = store.load_templates()
+    miners = {scope: TemplateMiner.from_state(json.loads(state)) for scope, state in states.items()}
+    return Grouper(miners=miners, known_templates=ids)
+
+
+class Ingester:
+    """Reads sources into one store; keeps grouping state across sources."""
+
+    def __init__(self, store: Store, options: IngestOptions | None = None) -> None:
+        self.store = store
+        self.options = options or IngestOptions()
+        self.grouper = make_grouper(store)
+        self.reader = LineReader(self.options.field_map, self.options.max_line_bytes)
+        self.dedupe = _RequestDedupe(REQUEST_WINDOW)
+        self.samples_taken: dict[tuple[str, str], int] = {}
+        self.batch = Batch()
+        self.pending_rejects: list[bytes] = []
+        self.new_signature_ids: set[str] = set()
+        self._last_progress = 0.0
+        self._events = 0
+        self._rejected = 0
+
+    def run(self, names: list[str]) -> IngestReport:
+        start = time.perf_counter()
+        reports = [self._ingest_one(name) for name in names]
+        self._flush()
+        return IngestReport(reports, time.perf_counter() - start, len(self.new_signature_ids))
+
+    # --- one source -------------------------------------------------------------------
+
+    def _ingest_one(self, name: str) -> SourceReport:
+        report = SourceReport(name)
+        try:
+            source = describe(name)
+        except SourceError as err:
+            report.error = str(err)
+            return report
+        start_offset = start_line = 0
+        if source.resumable:
+            cp = self.store.load_checkpoint(source.key)
+            if cp is not None and same_identity(cp.identity, source):
+                start_offset, start_line = cp.offset, cp.line
+                report.resumed_at_line = cp.line
+                report.events, report.rejected = cp.events, cp.rejected
+        base_events, base_rejected = report.events, report.rejected
+        try:
+            stream = open_binary(source)
+        except OSError as err:
+            report.error = f"{name}: cannot open: {err}"
+            return report
+        try:
+            self._read(source, stream, start_offset, start_line, report)
+        except (OSError, EOFError) as err:  # e.g. a truncated or corrupt .gz
+            report.error = f"{name}: read error after line {report.resumed_at_line}: {err}"
+        finally:
+            if source.key != "-":
+                stream.close()
+        if report.events == base_events and report.rejected == base_rejected and start_line:
+            report.already_done = True
+        return report
+
+    def _read(self, source: Source, stream: BinaryIO, offset: int, line: int, report: SourceReport) -> None:
+        read = self.reader.read
+        signature_of = self.grouper.signature_of
+        is_new = self.dedupe.is_new
+        samples_taken = self.samples_taken
+        batch = self.batch
+        batch_limit = self.options.batch_events
+        seekable = not source.compressed and source.key != "-"
+        number = line
+        position = offset
+        for number, position, raw in iter_lines(
+            stream, offset, line, seekable=seekable, max_line=self.options.max_line_bytes
+        ):
+            try:
+                ev = read(raw)
+            except LineError as err:
+                self._reject(source, report, number, err.reason, raw)
+                continue
+            info = signature_of(ev)
+            version = ev.version or UNKNOWN
+            batch.add(info, ev.ts, version, ev.wiki or UNKNOWN, ev.host or UNKNOWN, is_new(info.id, ev.req_id))
+            key = (info.id, version)
+            taken = samples_taken.get(key, 0)
+            if taken < SAMPLES_PER_RUN:
+                samples_taken[key] = taken + 1
+                batch.samples.setdefault(key, []).append((ev.ts, sample_of(ev)))
+            report.events += 1
+            if batch.events >= batch_limit:
+                self._checkpoint(source, report, position, number)
+                self._flush()
+                batch = self.batch
+        self._checkpoint(source, report, position, number)
+
+    def _reject(self, source: Source, report: SourceReport, number: int, reason: str, raw: bytes) -> None:
+        report.rejected += 1
+        self._rejected += 1
+        if len(report.errors) < ERRORS_KEPT:
+            report.errors.append((number, reason))
+        if self.options.on_reject is not None:
+            self.options.on_reject(source.name, number, reason)
+        if self.options.rejects is not None:
+            header = f"# {source.name}:{number}: {reason}\n".encode("utf-8", "replace")
+            self.pending_rejects.append(header + raw + b"\n")
+
+    def _checkpoint(self, source: Source, report: SourceReport, offset: int, line: int) -> None:
+        if source.resumable:
+            self.batch.checkpoints[source.key] = Checkpoint(
+                source.key, source.identity, offset, line, report.events, report.rejected
+            )
+        self._report_progress(report)
+
+    def _report_progress(self, report: SourceReport) -> None:
+        if self.options.progress is None:
+            return
+        now = time.monotonic()
+        if now - self._last_progress >= 0.5:
+            self._last_progress = now
+            self.options.progress(self._events + self.batch.events, self._rejected)
+
+    # --- commit -----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        batch = self.batch
+        if batch.is_empty() and not self.pending_rejects:
+            return
+        grouper = self.grouper
+        for key, info in grouper.new_templates.items():
+            batch.templates[key] = info.id
+        grouper.new_templates.clear()
+        for scope in grouper.changed_scopes:
+            batch.miner_states[scope] = json.dumps(grouper.miners[scope].to_state())
+        grouper.changed_scopes.clear()
+        for sig, info in batch.signatures.items():
+            if info.template_scope is not None:
+                batch.titles[sig] = grouper.title_of(info)
+        self._note_new_signatures(batch)
+        if self.pending_rejects and self.options.rejects is not None:
+            self.options.rejects.writelines(self.pending_rejects)
+            self.options.rejects.flush()
+        self.pending_rejects = []
+        self.store.apply_batch(batch)
+        self._events += batch.events
+        self.batch = Batch()
+
+    def _note_new_signatures(self, batch: Batch) -> None:
+        ids = list(batch.sig_totals)
+        if not ids:
+            return
+        existing = self.store.existing_signatures(ids)
+        self.new_signature_ids.update(i for i in ids if i not in existing)
+
+
+def ingest(store: Store, names: list[str], options: IngestOptions | None = None) -> IngestReport:
+    """Ingest the named sources ('-' is stdin) into the store."""
+    return Ingester(store, options).run(names)
+

@@ -1,0 +1,324 @@
+"""The one place that talks SQL: SQLite (embedded default) and PostgreSQL.
+
+Both backends share the schema and every statement; the differences are the
+parameter style (`?` is rewritten to `%s` for psycopg), column types (see
+schema.py) and how transactions start (SQLite: `BEGIN IMMEDIATE` on one
+connection, WAL mode; PostgreSQL: psycopg transactions). Upserts use
+`INSERT ... AS t ... ON CONFLICT ... DO UPDATE SET x = t.x + excluded.x`,
+which both accept, and never touch the same key twice in one statement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from traintriage.ingest.batch import Batch, Checkpoint
+from traintriage.store.schema import MIGRATIONS, SAMPLES_PER_VERSION, render
+
+DEFAULT_DB = "traintriage.db"
+
+
+class StoreError(Exception):
+    """A database problem worth showing to a user (bad URL, newer schema, ...)."""
+
+
+def resolve_url(db: str | None) -> str:
+    """`--db` beats `TRAINTRIAGE_DB` beats ./traintriage.db."""
+    return db or os.environ.get("TRAINTRIAGE_DB") or DEFAULT_DB
+
+
+class Store:
+    """A connection to one traintriage database, with migrations applied."""
+
+    dialect: str
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith(("postgresql://", "postgres://")):
+            self.dialect = "postgresql"
+            self._conn: Any = _connect_pg(url)
+        else:
+            self.dialect = "sqlite"
+            path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+            self._conn = _connect_sqlite(path)
+        self.migrate()
+
+    # --- plumbing -----------------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def sql(self, statement: str) -> str:
+        return statement if self.dialect == "sqlite" else statement.replace("?", "%s")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A write transaction; yields a cursor. SQLite takes the write lock up front."""
+        conn = self._conn
+        if self.dialect == "sqlite":
+            conn.execute("BEGIN IMMEDIATE")
+            cur = conn.cursor()
+            try:
+                yield cur
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        else:
+            with conn.transaction():
+                with conn.cursor() as cur:
+                    yield cur
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query and return all rows."""
+        if self.dialect == "sqlite":
+            return list(self._conn.execute(statement, params).fetchall())
+        with self._conn.cursor() as cur:
+            cur.execute(self.sql(statement), params)
+            rows = cur.fetchall()
+        return list(rows)
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        with self.transaction() as cur:
+            cur.execute(self.sql(statement), params)
+
+    # --- migrations ---------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        rows = self.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        return int(rows[0][0])
+
+    def migrate(self) -> None:
+        """Apply pending migrations, each in its own transaction."""
+        with self.transaction() as cur:
+            if self.dialect == "postgresql":
+                cur.execute("SELECT pg_advisory_xact_lock(7326915)")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "
+                + ("REAL" if self.dialect == "sqlite" else "DOUBLE PRECISION")
+                + " NOT NULL)"
+            )
+        current = self.schema_version()
+        latest = MIGRATIONS[-1].version
+        if current > latest:
+            raise StoreError(f"database schema version {current} is newer than this traintriage ({latest}); upgrade traintriage")
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            with self.transaction() as cur:
+                if self.dialect == "postgresql":
+                    cur.execute("SELECT pg_advisory_xact_lock(7326915)")
+                    cur.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,))
+                    if cur.fetchone():
+                        continue
+                for statement in migration.statements:
+                    cur.execute(render(statement, self.dialect))
+                cur.execute(
+                    self.sql("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+                    (migration.version, migration.name, time.time()),
+                )
+
+    # --- ingest -------------------------------------------------------------------
+
+    def load_checkpoint(self, source: str) -> Checkpoint | None:
+        rows = self.query(
+            "SELECT source, identity, read_offset, line, events, rejected FROM sources WHERE source = ?", (source,)
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Checkpoint(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]))
+
+    def load_templates(self) -> tuple[dict[str, str], dict[tuple[str, int], str]]:
+        """Miner states per scope and the (scope, cluster) -> signature map."""
+        states = {str(s): str(j) for s, j in self.query("SELECT scope, state FROM miner_state")}
+        ids = {(str(s), int(c)): str(sig) for s, c, sig in self.query("SELECT scope, cluster, signature FROM templates")}
+        return states, ids
+
+    def existing_signatures(self, ids: Sequence[str]) -> set[str]:
+        """Which of these signature ids are already stored."""
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(str(r[0]) for r in self.query(f"SELECT id FROM signatures WHERE id IN ({marks})", chunk))
+        return found
+
+    def apply_batch(self, batch: Batch) -> None:
+        """Write a batch and its read positions in one transaction (exactly-once ingest)."""
+        with self.transaction() as cur:
+            self._write_signatures(cur, batch)
+            self._write_counts(cur, batch)
+            self._write_samples(cur, batch)
+            self._write_templates(cur, batch)
+            self._write_checkpoints(cur, batch)
+
+    def _write_signatures(self, cur: Any, batch: Batch) -> None:
+        rows = []
+        for sig, (first, last, events) in sorted(batch.sig_totals.items()):
+            info = batch.signatures[sig]
+            title = batch.titles.get(sig, info.title)
+            rows.append(
+                (sig, info.algorithm, info.kind, info.channel, info.exc_class, title, json.dumps(info.explanation),
+                 first, last, int(events))
+            )
+        if rows:
+            cur.executemany(
+                self.sql(
+                    """INSERT INTO signatures AS s (id, algorithm, kind, channel, exc_class, title, explanation,
+                           first_seen, last_seen, events)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (id) DO UPDATE SET
+                           title = excluded.title,
+                           explanation = excluded.explanation,
+                           first_seen = CASE WHEN excluded.first_seen < s.first_seen THEN excluded.first_seen ELSE s.first_seen END,
+                           last_seen = CASE WHEN excluded.last_seen > s.last_seen THEN excluded.last_seen ELSE s.last_seen END,
+                           events = s.events + excluded.events"""
+                ),
+                rows,
+            )
+        refresh = [(t, s) for s, t in batch.titles.items() if s not in batch.sig_totals]
+        if refresh:
+            cur.executemany(self.sql("UPDATE signatures SET title = ? WHERE id = ?"), refresh)
+
+    def _write_counts(self, cur: Any, batch: Batch) -> None:
+        if batch.versions:
+            cur.executemany(
+                self.sql(
+                    """INSERT INTO signature_versions AS v (signature, version, first_seen, last_seen, events, requests)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (signature, version) DO UPDATE SET
+                           first_seen = CASE WHEN excluded.first_seen < v.first_seen THEN excluded.first_seen ELSE v.first_seen END,
+                           last_seen = CASE WHEN excluded.last_seen > v.last_seen THEN excluded.last_seen ELSE v.last_seen END,
+                           events = v.events + excluded.events,
+                           requests = v.requests + excluded.requests"""
+                ),
+                [(s, v, a[0], a[1], int(a[2]), int(a[3])) for (s, v), a in sorted(batch.versions.items())],
+            )
+        if batch.cells:
+            cur.executemany(
+                self.sql(
+                    """INSERT INTO counts AS c (signature, version, wiki, hour, events, requests)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (signature, version, wiki, hour) DO UPDATE SET
+                           events = c.events + excluded.events,
+                           requests = c.requests + excluded.requests"""
+                ),
+                [(s, v, w, h, a[0], a[1]) for (s, v, w, h), a in sorted(batch.cells.items())],
+            )
+        if batch.hosts:
+            cur.executemany(
+                self.sql(
+                    """INSERT INTO signature_hosts AS h (signature, version, host, events, first_seen, last_seen)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (signature, version, host) DO UPDATE SET
+                           events = h.events + excluded.events,
+                           first_seen = CASE WHEN excluded.first_seen < h.first_seen THEN excluded.first_seen ELSE h.first_seen END,
+                           last_seen = CASE WHEN excluded.last_seen > h.last_seen THEN excluded.last_seen ELSE h.last_seen END"""
+                ),
+                [(s, v, h, int(a[0]), a[1], a[2]) for (s, v, h), a in sorted(batch.hosts.items())],
+            )
+
+    def _write_samples(self, cur: Any, batch: Batch) -> None:
+        for (sig, version), samples in sorted(batch.samples.items()):
+            cur.execute(
+                self.sql("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM samples WHERE signature = ? AND version = ?"),
+                (sig, version),
+            )
+            count, top = cur.fetchone()
+            room = SAMPLES_PER_VERSION - int(count)
+            if room <= 0:
+                continue
+            rows = [
+                (sig, version, int(top) + i + 1, ts, json.dumps(event, ensure_ascii=False))
+                for i, (ts, event) in enumerate(samples[:room])
+            ]
+            cur.executemany(
+                self.sql("INSERT INTO samples (signature, version, seq, ts, event) VALUES (?, ?, ?, ?, ?)"), rows
+            )
+
+    def _write_templates(self, cur: Any, batch: Batch) -> None:
+        if batch.templates:
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO templates (scope, cluster, signature) VALUES (?, ?, ?) ON CONFLICT (scope, cluster) DO NOTHING"
+                ),
+                [(scope, cluster, sig) for (scope, cluster), sig in sorted(batch.templates.items())],
+            )
+        if batch.miner_states:
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO miner_state AS m (scope, state) VALUES (?, ?) "
+                    "ON CONFLICT (scope) DO UPDATE SET state = excluded.state"
+                ),
+                sorted(batch.miner_states.items()),
+            )
+
+    def _write_checkpoints(self, cur: Any, batch: Batch) -> None:
+        now = time.time()
+        for cp in batch.checkpoints.values():
+            cur.execute(
+                self.sql(
+                    """INSERT INTO sources AS s (source, identity, read_offset, line, events, rejected, updated_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (source) DO UPDATE SET identity = excluded.identity,
+                           read_offset = excluded.read_offset, line = excluded.line, events = excluded.events,
+                           rejected = excluded.rejected, updated_at = excluded.updated_at"""
+                ),
+                (cp.source, cp.identity, cp.offset, cp.line, cp.events, cp.rejected, now),
+            )
+
+
+def _connect_sqlite(path: str) -> sqlite3.Connection:
+    if path not in ("", ":memory:"):
+        parent = Path(path).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StoreError(f"cannot open database {path}: directory {parent} does not exist")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"cannot open database {path}: {err}") from None
+    return conn
+
+
+def _connect_pg(url: str) -> Any:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - depends on the install
+        raise StoreError("PostgreSQL support needs the 'postgres' extra: pip install 'traintriage[postgres]'") from None
+    try:
+        return psycopg.connect(url, autocommit=True)
+    except psycopg.Error as err:
+        raise StoreError(f"cannot connect to {_safe_url(url)}: {str(err).strip()}") from None
+
+
+def _safe_url(url: str) -> str:
+    """Hide a password in a connection URL before printing it."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}@{host}"
+    return url
+
+
+def open_store(db: str | None = None) -> Store:
+    """Open (and migrate) the store chosen by --db / TRAINTRIAGE_DB / default."""
+    return Store(resolve_url(db))

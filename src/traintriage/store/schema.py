@@ -1,0 +1,111 @@
+"""Versioned schema migrations, one list for SQLite and PostgreSQL.
+
+Type names that differ between the two are written as `{REAL}`, `{BIGINT}`,
+`{WITHOUT_ROWID}` and filled in per dialect. A migration is never edited
+after release: add a new one. Each is applied in its own transaction and
+recorded in `schema_migrations`.
+
+Storage growth (issue 2 §4): rows grow with distinct (signature, version,
+wiki, hour) cells in `counts`, distinct (signature, version, host) in
+`signature_hosts`, and at most `SAMPLES_PER_VERSION` samples per (signature,
+version) — never with raw events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SAMPLES_PER_VERSION = 5
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "signatures, per-version counts, samples, read positions",
+        (
+            """CREATE TABLE signatures (
+                id TEXT PRIMARY KEY,
+                algorithm TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                exc_class TEXT,
+                title TEXT NOT NULL,
+                explanation TEXT NOT NULL,
+                first_seen {REAL} NOT NULL,
+                last_seen {REAL} NOT NULL,
+                events {BIGINT} NOT NULL
+            )""",
+            "CREATE INDEX signatures_last_seen ON signatures (last_seen)",
+            """CREATE TABLE signature_versions (
+                signature TEXT NOT NULL,
+                version TEXT NOT NULL,
+                first_seen {REAL} NOT NULL,
+                last_seen {REAL} NOT NULL,
+                events {BIGINT} NOT NULL,
+                requests {BIGINT} NOT NULL,
+                PRIMARY KEY (signature, version)
+            ){WITHOUT_ROWID}""",
+            "CREATE INDEX signature_versions_version ON signature_versions (version, events)",
+            """CREATE TABLE counts (
+                signature TEXT NOT NULL,
+                version TEXT NOT NULL,
+                wiki TEXT NOT NULL,
+                hour {BIGINT} NOT NULL,
+                events {BIGINT} NOT NULL,
+                requests {BIGINT} NOT NULL,
+                PRIMARY KEY (signature, version, wiki, hour)
+            ){WITHOUT_ROWID}""",
+            "CREATE INDEX counts_version_hour ON counts (version, hour)",
+            """CREATE TABLE signature_hosts (
+                signature TEXT NOT NULL,
+                version TEXT NOT NULL,
+                host TEXT NOT NULL,
+                events {BIGINT} NOT NULL,
+                first_seen {REAL} NOT NULL,
+                last_seen {REAL} NOT NULL,
+                PRIMARY KEY (signature, version, host)
+            ){WITHOUT_ROWID}""",
+            """CREATE TABLE samples (
+                signature TEXT NOT NULL,
+                version TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                ts {REAL} NOT NULL,
+                event TEXT NOT NULL,
+                PRIMARY KEY (signature, version, seq)
+            )""",
+            """CREATE TABLE sources (
+                source TEXT PRIMARY KEY,
+                identity TEXT NOT NULL,
+                read_offset {BIGINT} NOT NULL,
+                line {BIGINT} NOT NULL,
+                events {BIGINT} NOT NULL,
+                rejected {BIGINT} NOT NULL,
+                updated_at {REAL} NOT NULL
+            )""",
+            """CREATE TABLE templates (
+                scope TEXT NOT NULL,
+                cluster INTEGER NOT NULL,
+                signature TEXT NOT NULL,
+                PRIMARY KEY (scope, cluster)
+            )""",
+            """CREATE TABLE miner_state (
+                scope TEXT PRIMARY KEY,
+                state TEXT NOT NULL
+            )""",
+        ),
+    ),
+)
+
+
+def render(statement: str, dialect: str) -> str:
+    """Fill the dialect placeholders of a migration statement."""
+    if dialect == "sqlite":
+        return statement.format(REAL="REAL", BIGINT="INTEGER", WITHOUT_ROWID=" WITHOUT ROWID", BLOB="BLOB")
+    return statement.format(REAL="DOUBLE PRECISION", BIGINT="BIGINT", WITHOUT_ROWID="", BLOB="BYTEA")

@@ -26,8 +26,11 @@ from typing import Any
 
 __all__ = ["ALGORITHM", "RULES", "MaskingRules", "load_rules", "mask_text", "mask_tokens", "strip_versions"]
 
-# A token that may hold a value: starts at a token boundary and has a digit, "@" or "://".
-_CANDIDATE = re.compile(r"(?<!\S)(?=\S*?(?:\d|@|://))\S+")
+# A token that may hold a value: it has a digit or "@". The possessive run makes a token
+# without one fail in a single pass. Texts with "://" use the wider scan, for URLs
+# that have no digit.
+_CANDIDATE = re.compile(r"(?<!\S)[^\s\d@]*+[\d@]\S*")
+_CANDIDATE_URL = re.compile(r"(?<!\S)(?=\S*?(?:\d|@|://))\S+")
 _HAS_DIGIT = re.compile(r"\d").search
 
 
@@ -141,6 +144,9 @@ _KEEP_WINDOW = max((len(w) for w in _KEEP_AFTER), default=0) + 1
 _TEXT_RULES = RULES.text
 _COMPOUND = RULES.compound
 _VERSION = RULES.version
+# Cores with separators that start with one of these may still be one value (dates with
+# "/" or "+zone", [IPv6]:port, {placeholder}); others go straight to the piece split.
+_WHOLE_FIRST = frozenset("0123456789+-[{")
 
 
 def strip_versions(text: str) -> str:
@@ -163,7 +169,9 @@ def mask_text(text: str) -> str:
     for rule in _TEXT_RULES:
         if rule.trigger in text:
             text = rule.apply(text)
-    text = _CANDIDATE.sub(_mask_token, text)
+    scan = _CANDIDATE_URL if "://" in text else _CANDIDATE
+    keep = any(word in text for word in _KEEP_AFTER)
+    text = scan.sub(_mask_token_keep if keep else _mask_token, text)
     for rule in _COMPOUND:
         if rule.trigger in text:
             text = rule.regex.sub(rule.placeholder, text)
@@ -188,26 +196,42 @@ def _mask_token(m: re.Match[str]) -> str:
     """re.sub callback for one candidate token."""
     token = m.group()
     if token.isdigit():  # the most common value by far: skip the rule regex
-        return token if _after_keep_word(m) else "<num>"
+        return "<num>"
     core = token.lstrip(_LEAD)
-    lead = token[: len(token) - len(core)]
     stripped = core.rstrip(_TRAIL)
-    trail = core[len(stripped) :]
     if not stripped:
         return token
-    if stripped.isdigit() and _after_keep_word(m):
+    if stripped.isdigit():
+        masked = "<num>"
+    else:
+        masked = _mask_core(stripped)
+    if len(stripped) == len(token):
+        return masked
+    return token[: len(token) - len(core)] + masked + core[len(stripped) :]
+
+
+def _mask_token_keep(m: re.Match[str]) -> str:
+    """Like _mask_token, but a plain integer after a [keep_number_after] word stays."""
+    token = m.group()
+    if token.rstrip(_TRAIL).isdigit() and _after_keep_word(m):
         return token
-    return lead + _mask_core(stripped) + trail
+    return _mask_token(m)
 
 
 def _mask_core(core: str) -> str:
-    """Mask a token core: whole-core rules first, then piece by piece."""
-    placeholder = _classify(core)
-    if placeholder is not None:
-        return placeholder
+    """Mask a token core: as a whole when it may be one value, else piece by piece.
+
+    Cores with separators skip the whole-core attempt unless they could be one of
+    the values that contain separators (URLs, emails, dates, [IPv6]): the failed
+    attempt would cost more than the split.
+    """
     parts = _SPLIT(core)
     if len(parts) == 1:
         return _mask_piece(core)
+    if core[0] in _WHOLE_FIRST or "://" in core or "@" in core:
+        placeholder = _classify(core)
+        if placeholder is not None:
+            return placeholder
     return "".join(_mask_piece(p) if _HAS_DIGIT(p) else p for p in parts)
 
 

@@ -244,7 +244,9 @@ def _parse_message(message: str, depth: int = 0) -> _Message:
         if match:
             version = match.group("version").rstrip(".,;:)")
             return _Message(_expand_groups(match.group("groups")), version, kind)
-    raise _Unreadable("not a train step (expected '<group> wikis to V', 'Rollback <group> to V' or 'Revert \"...\"')")
+    raise _Unreadable(
+        "not a train step (expected '<group> wikis to V', 'Rollback <group> to V' or 'Revert \"...\"')"
+    )
 
 
 def _expand_groups(text: str) -> tuple[str, ...]:
@@ -257,9 +259,7 @@ def _expand_groups(text: str) -> tuple[str, ...]:
     return tuple(s for s in STAGES if s in names)
 
 
-def _step_from_message(
-    at: datetime, actor: str | None, message: str, source: str, line: int
-) -> DeployStep:
+def _step_from_message(at: datetime, actor: str | None, message: str, source: str, line: int) -> DeployStep:
     parsed = _parse_message(message)
     return DeployStep(at, parsed.groups, parsed.version, actor, parsed.kind, message.strip(), source, line)
 
@@ -288,7 +288,9 @@ _SAL_ENTRY = re.compile(
     r"^(?:\*\s*)?(?:(?P<date>\d{4}-\d{2}-\d{2})[ T])?(?P<time>\d{2}:\d{2}(?::\d{2})?)\s+"
     r"(?:<(?P<nick>[^>@\s]+)(?:@[^>\s]*)?>|(?P<user>[^\s:@<>]+)(?:@[^\s:]+)?:)\s*(?P<text>.*)$"
 )
-_SAL_SYNC = re.compile(r"(?:rebuilt\s+and\s+)?synchroni[sz]ed\s+wikiversions(?:\s+files)?\s*:\s*(?P<msg>.+)$", re.I)
+_SAL_SYNC = re.compile(
+    r"(?:rebuilt\s+and\s+)?synchroni[sz]ed\s+wikiversions(?:\s+files)?\s*:\s*(?P<msg>.+)$", re.I
+)
 _CSV_HEADER = re.compile(r'^\s*"?at"?\s*,', re.I)
 
 
@@ -345,7 +347,9 @@ def parse_lines(
     if parser is not None:
         parser(numbered, source, result, membership)
     else:
-        reason = "unrecognized line (format not detected)" if fmt == FORMAT_UNKNOWN else f"unknown format {fmt!r}"
+        reason = (
+            "unrecognized line (format not detected)" if fmt == FORMAT_UNKNOWN else f"unknown format {fmt!r}"
+        )
         result.errors.extend(ParseError(n, t, reason, source) for n, t in _meaningful(numbered))
     result.steps = _sort_steps(result.steps)
     return result
@@ -364,7 +368,11 @@ def parse_file(
 
 def format_csv_record(at: datetime, version: str, group: str, actor: str | None = None) -> str:
     """One CSV line (no newline) in the format ``parse_lines`` reads; validates first."""
-    step = _step_from_record({"at": at.isoformat(), "version": version, "group": group, "actor": actor}, "<record>", 0)
+    if actor and ("\n" in actor or "\r" in actor):
+        raise ValueError("actor must be a single line")
+    step = _step_from_record(
+        {"at": at.isoformat(), "version": version, "group": group, "actor": actor}, "<record>", 0
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="")
     iso = step.at.isoformat().replace("+00:00", "Z")
@@ -381,7 +389,9 @@ def _parse_log(
     for number, text in _meaningful(numbered):
         match = _LOG_LINE.match(text)
         if match is None:
-            result.errors.append(ParseError(number, text, "expected 'YYYY-MM-DD HH:MM Name | message'", source))
+            result.errors.append(
+                ParseError(number, text, "expected 'YYYY-MM-DD HH:MM Name | message'", source)
+            )
             continue
         try:
             at = parse_time(match["ts"])
@@ -403,7 +413,9 @@ def _parse_sal(
             continue
         entry = _SAL_ENTRY.match(text.strip())
         if entry is None:
-            result.errors.append(ParseError(number, text, "not a SAL entry ('HH:MM user@host: text')", source))
+            result.errors.append(
+                ParseError(number, text, "not a SAL entry ('HH:MM user@host: text')", source)
+            )
             continue
         sync = _SAL_SYNC.search(entry["text"])
         if sync is None:
@@ -411,7 +423,9 @@ def _parse_sal(
             continue
         entry_day = entry["date"] or day
         if entry_day is None:
-            result.errors.append(ParseError(number, text, "time without a date (no '== YYYY-MM-DD ==' above)", source))
+            result.errors.append(
+                ParseError(number, text, "time without a date (no '== YYYY-MM-DD ==' above)", source)
+            )
             continue
         try:
             at = parse_time(f"{entry_day} {entry['time']}")
@@ -432,12 +446,16 @@ def _parse_csv(
     header = [h.strip().lower() for h in next(csv.reader([header_text]))]
     missing = {"at", "version", "group"} - set(header)
     if missing:
-        result.errors.append(ParseError(header_line, header_text, f"CSV header lacks {sorted(missing)}", source))
+        result.errors.append(
+            ParseError(header_line, header_text, f"CSV header lacks {sorted(missing)}", source)
+        )
         return
     for number, text in rows[1:]:
         values = next(csv.reader([text]))
         if len(values) > len(header):
-            result.errors.append(ParseError(number, text, f"{len(values)} fields, header has {len(header)}", source))
+            result.errors.append(
+                ParseError(number, text, f"{len(values)} fields, header has {len(header)}", source)
+            )
             continue
         record = dict(zip(header, values, strict=False))
         _append_record(record, source, number, text, result)
@@ -475,7 +493,9 @@ def _parse_snapshots(
             obj = json.loads(text)
             if not isinstance(obj, dict) or "at" not in obj or "wikiversions" not in obj:
                 raise _Unreadable('expected {"at": ..., "wikiversions": {...}}')
-            snapshots.append(_Snapshot(parse_time(str(obj["at"])), _mapping(obj["wikiversions"]), source, number))
+            snapshots.append(
+                _Snapshot(parse_time(str(obj["at"])), _mapping(obj["wikiversions"]), source, number)
+            )
         except ValueError as exc:
             result.errors.append(ParseError(number, text, str(exc), source))
     result.steps.extend(_diff_all(snapshots, membership))
@@ -512,7 +532,9 @@ def _step_from_record(record: object, source: str, number: int) -> DeployStep:
     actor = str(record.get("actor") or "").strip() or None
     label = ALL if groups == STAGES else " + ".join(groups)
     message = f"{label} wikis to {version}"
-    return DeployStep(parse_time(at_text), groups, version, actor, "unknown-direction", message, source, number)
+    return DeployStep(
+        parse_time(at_text), groups, version, actor, "unknown-direction", message, source, number
+    )
 
 
 def _iter_json_array(text: str) -> Iterator[tuple[int, object]]:
@@ -594,7 +616,9 @@ def _diff_all(snapshots: list[_Snapshot], membership: GroupMembership | None) ->
     ordered = sorted(snapshots, key=lambda s: s.at)
     steps: list[DeployStep] = []
     for before, after in zip(ordered, ordered[1:], strict=False):
-        steps.extend(diff_snapshots(before.versions, after.versions, after.at, membership, after.source, after.line))
+        steps.extend(
+            diff_snapshots(before.versions, after.versions, after.at, membership, after.source, after.line)
+        )
     return steps
 
 

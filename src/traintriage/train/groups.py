@@ -69,9 +69,7 @@ class GroupMembership:
         object.__setattr__(self, "_index", index)
 
     @classmethod
-    def from_lists(
-        cls, lists: Mapping[str, Iterable[str]], all_wikis: Iterable[str] = ()
-    ) -> GroupMembership:
+    def from_lists(cls, lists: Mapping[str, Iterable[str]], all_wikis: Iterable[str] = ()) -> GroupMembership:
         """Build from in-memory lists (tests, config, API payloads)."""
         return cls({k: frozenset(v) for k, v in lists.items()}, frozenset(all_wikis))
 
@@ -191,9 +189,7 @@ def infer_groups(
     per_wiki: dict[str, list[tuple[str, datetime]]] = {}
     for wiki, version, ts in observations:
         per_wiki.setdefault(wiki, []).append((version, as_utc(ts)))
-    return {
-        wiki: _infer_one(wiki, obs, timeline, settle, stages) for wiki, obs in sorted(per_wiki.items())
-    }
+    return {wiki: _infer_one(wiki, obs, timeline, settle, stages) for wiki, obs in sorted(per_wiki.items())}
 
 
 def _infer_one(

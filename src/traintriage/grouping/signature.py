@@ -47,6 +47,7 @@ class SignatureInfo:
     exc_class: str | None
     title: str
     explanation: list[dict[str, Any]] = field(default_factory=list)
+    level: str = ""  # level of the first event seen (deprecations are WARNING)
     template_scope: str | None = None  # miner scope for "message" signatures
     template_cluster: int | None = None
 
@@ -94,7 +95,7 @@ class Grouper:
         key = (channel, text)
         info = self._cache.get(key)
         if info is None:
-            info = self._message_signature(channel, text)
+            info = self._message_signature(channel, text, ev.level)
             self._remember(key, info)
         return info
 
@@ -151,7 +152,7 @@ class Grouper:
                 "contributes": False,
             },
         ]
-        return SignatureInfo(sig, rules.algorithm, "exception", channel, exc_class, _clip(title), explanation)
+        return SignatureInfo(sig, rules.algorithm, "exception", channel, exc_class, _clip(title), explanation, ev.level)
 
     def _strip_prefix(self, text: str) -> str:
         for pattern in self.rules.message_prefixes:
@@ -162,7 +163,7 @@ class Grouper:
 
     # --- free text --------------------------------------------------------------
 
-    def _message_signature(self, channel: str, text: str) -> SignatureInfo:
+    def _message_signature(self, channel: str, text: str, level: str) -> SignatureInfo:
         message = self._strip_prefix(text)
         masked = mask_text(message)
         info = self._templates.get(channel + "\x1f" + masked)
@@ -194,7 +195,7 @@ class Grouper:
             {"component": "ignored", "value": "interpolated values, request id, wiki, host, version", "contributes": False},
         ]
         info = SignatureInfo(
-            sig, self.rules.algorithm, "message", channel, None, _clip(miner.template(cluster)), explanation, scope, cluster
+            sig, self.rules.algorithm, "message", channel, None, _clip(miner.template(cluster)), explanation, level, scope, cluster
         )
         if (scope, cluster) not in self.new_templates:
             self.new_templates[(scope, cluster)] = info

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traintriage.grouping.signature import SignatureInfo
+from traintriage.store.schema import BUCKET_SECONDS
 
 UNKNOWN = ""  # stored for a missing version / wiki / host (primary-key columns can't be NULL)
 
@@ -37,6 +38,7 @@ class Batch:
     versions: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # -> [first, last, events, requests]
     cells: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)  # -> [events, requests]
     hosts: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)  # -> [events, first, last]
+    buckets: dict[tuple[str, int], int] = field(default_factory=dict)  # (version, 10 s bucket) -> error events
     samples: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
     templates: dict[tuple[str, int], str] = field(default_factory=dict)  # new (scope, cluster) -> sig
     miner_states: dict[str, str] = field(default_factory=dict)  # scope -> JSON state
@@ -44,9 +46,14 @@ class Batch:
     events: int = 0
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
 
-    def add(self, info: SignatureInfo, ts: float, version: str, wiki: str, host: str, new_request: bool) -> None:
-        """Count one event (the pipeline inlines the same logic on its hot path)."""
+    def add(
+        self, info: SignatureInfo, ts: float, version: str, wiki: str, host: str, new_request: bool, is_error: bool
+    ) -> None:
+        """Count one event. `is_error`: counted by the scap-style absolute check (error/exception, not DEBUG)."""
         sig = info.id
+        if is_error:
+            bkey = (version, int(ts // BUCKET_SECONDS))
+            self.buckets[bkey] = self.buckets.get(bkey, 0) + 1
         if sig not in self.signatures:
             self.signatures[sig] = info
         req = 1 if new_request else 0

@@ -31,6 +31,7 @@ from traintriage.redact import redact_text, redact_trace, redact_url
 from traintriage.store.db import Store
 
 REQUEST_WINDOW = 100_000
+ERROR_CHANNELS = frozenset({"exception", "error", "fatal"})  # what scap's canary check counts
 SAMPLES_PER_RUN = 5
 ERRORS_KEPT = 50
 
@@ -211,7 +212,15 @@ class Ingester:
                 continue
             info = signature_of(ev)
             version = ev.version or UNKNOWN
-            batch.add(info, ev.ts, version, ev.wiki or UNKNOWN, ev.host or UNKNOWN, is_new(info.id, ev.req_id))
+            batch.add(
+                info,
+                ev.ts,
+                version,
+                ev.wiki or UNKNOWN,
+                ev.host or UNKNOWN,
+                is_new(info.id, ev.req_id),
+                info.channel in ERROR_CHANNELS and ev.level != "DEBUG",
+            )
             key = (info.id, version)
             taken = samples_taken.get(key, 0)
             if taken < SAMPLES_PER_RUN:

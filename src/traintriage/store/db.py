@@ -172,15 +172,15 @@ class Store:
             info = batch.signatures[sig]
             title = batch.titles.get(sig, info.title)
             rows.append(
-                (sig, info.algorithm, info.kind, info.channel, info.exc_class, title, json.dumps(info.explanation),
+                (sig, info.algorithm, info.kind, info.channel, info.level, info.exc_class, title, json.dumps(info.explanation),
                  first, last, int(events))
             )
         if rows:
             cur.executemany(
                 self.sql(
-                    """INSERT INTO signatures AS s (id, algorithm, kind, channel, exc_class, title, explanation,
+                    """INSERT INTO signatures AS s (id, algorithm, kind, channel, level, exc_class, title, explanation,
                            first_seen, last_seen, events)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT (id) DO UPDATE SET
                            title = excluded.title,
                            explanation = excluded.explanation,
@@ -218,6 +218,14 @@ class Store:
                            requests = c.requests + excluded.requests"""
                 ),
                 [(s, v, w, h, a[0], a[1]) for (s, v, w, h), a in sorted(batch.cells.items())],
+            )
+        if batch.buckets:
+            cur.executemany(
+                self.sql(
+                    """INSERT INTO error_buckets AS b (version, bucket, events) VALUES (?, ?, ?)
+                       ON CONFLICT (version, bucket) DO UPDATE SET events = b.events + excluded.events"""
+                ),
+                [(v, b, n) for (v, b), n in sorted(batch.buckets.items())],
             )
         if batch.hosts:
             cur.executemany(

@@ -28,6 +28,7 @@ class SignatureSummary:
     title: str
     kind: str
     channel: str
+    level: str
     exc_class: str | None
     algorithm: str
     events: int
@@ -41,6 +42,7 @@ class SignatureSummary:
             "title": self.title,
             "kind": self.kind,
             "channel": self.channel,
+            "level": self.level,
             "exception_class": self.exc_class,
             "algorithm": self.algorithm,
             "events": self.events,
@@ -72,13 +74,13 @@ class SignatureDetail:
         return out
 
 
-_SUMMARY_COLUMNS = "id, title, kind, channel, exc_class, algorithm, events, first_seen, last_seen"
+_SUMMARY_COLUMNS = "id, title, kind, channel, level, exc_class, algorithm, events, first_seen, last_seen"
 
 
 def _summary(row: tuple[Any, ...]) -> SignatureSummary:
     return SignatureSummary(
-        id=row[0], title=row[1], kind=row[2], channel=row[3], exc_class=row[4], algorithm=row[5],
-        events=int(row[6]), first_seen=float(row[7]), last_seen=float(row[8]),
+        id=row[0], title=row[1], kind=row[2], channel=row[3], level=row[4], exc_class=row[5], algorithm=row[6],
+        events=int(row[7]), first_seen=float(row[8]), last_seen=float(row[9]),
     )
 
 
@@ -133,7 +135,7 @@ def signature_detail(store: Store, sig_id: str) -> SignatureDetail:
         raise NotFound(f"no signature {sig_id!r}")
     summary = _summary(rows[0])
     _attach_versions(store, [summary])
-    explanation = json.loads(rows[0][9])
+    explanation = json.loads(rows[0][10])
     wikis = [
         (str(v), str(w), int(e), int(r))
         for v, w, e, r in store.query(

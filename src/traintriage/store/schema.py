@@ -35,6 +35,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 algorithm TEXT NOT NULL,
                 kind TEXT NOT NULL,
                 channel TEXT NOT NULL,
+                level TEXT NOT NULL,
                 exc_class TEXT,
                 title TEXT NOT NULL,
                 explanation TEXT NOT NULL,
@@ -72,6 +73,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 last_seen {REAL} NOT NULL,
                 PRIMARY KEY (signature, version, host)
             ){WITHOUT_ROWID}""",
+            "CREATE INDEX signature_hosts_version ON signature_hosts (version, signature)",
             """CREATE TABLE samples (
                 signature TEXT NOT NULL,
                 version TEXT NOT NULL,
@@ -101,7 +103,47 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "train: deployment steps, wiki groups, exposure, 10-second error buckets",
+        (
+            """CREATE TABLE deploy_steps (
+                at {REAL} NOT NULL,
+                groups TEXT NOT NULL,
+                version TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                message TEXT NOT NULL,
+                source TEXT NOT NULL,
+                line INTEGER NOT NULL,
+                PRIMARY KEY (at, groups, version, message)
+            )""",
+            """CREATE TABLE wiki_groups (
+                wiki TEXT PRIMARY KEY,
+                grp TEXT NOT NULL,
+                inferred INTEGER NOT NULL,
+                source TEXT NOT NULL
+            )""",
+            "CREATE INDEX wiki_groups_grp ON wiki_groups (grp)",
+            """CREATE TABLE exposure (
+                hour {BIGINT} NOT NULL,
+                scope TEXT NOT NULL,
+                name TEXT NOT NULL,
+                version TEXT NOT NULL,
+                requests {BIGINT} NOT NULL,
+                PRIMARY KEY (version, scope, name, hour)
+            ){WITHOUT_ROWID}""",
+            """CREATE TABLE error_buckets (
+                version TEXT NOT NULL,
+                bucket {BIGINT} NOT NULL,
+                events {BIGINT} NOT NULL,
+                PRIMARY KEY (version, bucket)
+            ){WITHOUT_ROWID}""",
+        ),
+    ),
 )
+
+BUCKET_SECONDS = 10  # error_buckets resolution: scap's canary check counts errors per 20 s window
 
 
 def render(statement: str, dialect: str) -> str:

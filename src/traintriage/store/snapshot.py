@@ -1,0 +1,372 @@
+"""Build a detection `TrainSnapshot` for version V as of time `at` from stored counts.
+
+Only data up to `at` is used (at hourly resolution: the hour containing `at`
+counts, restricted to the groups that ran V by then), so past trains can be
+replayed with `--at` to tune thresholds. Group windows come from the stored
+deployment timeline; wiki membership from `wiki_groups` (imported dblists,
+else inferred from when each wiki's events switched version, and said so).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from traintriage.detect.inputs import GroupWindow, SignatureEvidence, StratumCounts, TrainSnapshot
+from traintriage.store.db import Store
+from traintriage.store.schema import BUCKET_SECONDS
+from traintriage.store.trains import load_deploy_steps, load_membership, save_membership, wiki_version_hours
+from traintriage.train.deploylog import version_key
+from traintriage.train.groups import STAGES, GroupMembership, infer_groups
+from traintriage.train.timeline import Timeline
+
+ERROR_CHANNELS = ("exception", "error", "fatal")
+
+
+@dataclass
+class TrainContext:
+    """The stored train: timeline plus membership (and what was inferred)."""
+
+    timeline: Timeline
+    membership: GroupMembership
+    inferred_wikis: int
+
+
+def load_train(store: Store, *, infer: bool = True) -> TrainContext:
+    """Timeline from stored deploy steps; infer groups of wikis no dblist named."""
+    steps = load_deploy_steps(store)
+    membership = load_membership(store)
+    timeline = Timeline.build(steps, membership)
+    inferred = 0
+    if infer and steps:
+        observations = [(w, v, float(t)) for w, v, t in wiki_version_hours(store) if w not in membership]
+        if observations:
+            guesses = infer_groups(observations, timeline)
+            lists: dict[str, set[str]] = defaultdict(set)
+            for wiki, guess in guesses.items():
+                if guess.group:
+                    lists[guess.group].add(wiki)
+            if lists:
+                inferred = save_membership(store, GroupMembership.from_lists(lists), "inferred from events", inferred=True)
+                membership = load_membership(store)
+                timeline = Timeline.build(steps, membership)
+    return TrainContext(timeline, membership, inferred)
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def group_windows(timeline: Timeline, version: str, at: float, baseline_seconds: float) -> list[GroupWindow]:
+    """One window per group that ran `version` at or before `at`."""
+    promotions = [p for p in timeline.promotions(version) if _ts(p.at) <= at]
+    rollbacks = [r for r in timeline.rollbacks(version) if _ts(r.at) <= at]
+    windows = []
+    for group in STAGES:
+        starts = [_ts(p.at) for p in promotions if p.group == group]
+        if not starts:
+            continue
+        start = min(starts)
+        if timeline.version_at(group, at) == version:
+            end = at
+        else:
+            left = [_ts(r.at) for r in rollbacks if group in r.from_groups]
+            end = max(left) if left else at
+        duration = max(end - start, 60.0)
+        baseline_start = start - min(duration, baseline_seconds)
+        windows.append(
+            GroupWindow(
+                group=group, promoted_at=start, candidate_start=start, candidate_end=end,
+                baseline_start=baseline_start, baseline_end=start,
+                baseline_version=timeline.version_at(group, start - 1.0),
+            )
+        )
+    return windows
+
+
+def _window_clause(windows: Sequence[GroupWindow], candidate: bool) -> tuple[str, list[Any]]:
+    parts, params = [], []
+    for w in windows:
+        version = None if not candidate else "<candidate>"
+        lo = w.candidate_start if candidate else w.baseline_start
+        hi = w.candidate_end if candidate else w.baseline_end
+        if not candidate and not w.baseline_version:
+            continue
+        parts.append("(g.grp = ? AND c.version = ? AND c.hour BETWEEN ? AND ?)")
+        params += [w.group, version if candidate else w.baseline_version, int(lo // 3600), int(hi // 3600)]
+    return (" OR ".join(parts) or "1 = 0"), params
+
+
+def _sums(store: Store, windows: Sequence[GroupWindow], version: str, candidate: bool) -> dict[str, dict[str, list[int]]]:
+    """signature -> group -> [events, requests] inside the candidate (or baseline) windows."""
+    clause, params = _window_clause(windows, candidate)
+    params = [version if p == "<candidate>" else p for p in params]
+    out: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    rows = store.query(
+        "SELECT c.signature, g.grp, SUM(c.events), SUM(c.requests) FROM counts c "
+        f"JOIN wiki_groups g ON g.wiki = c.wiki WHERE {clause} GROUP BY c.signature, g.grp",
+        params,
+    )
+    for sig, grp, events, requests in rows:
+        out[str(sig)][str(grp)] = [int(events), int(requests)]
+    return out
+
+
+def _in_chunks(store: Store, sql: str, ids: Sequence[str], extra: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run `sql` (with one `{ids}` placeholder list) over ids in chunks."""
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        rows += store.query(sql.format(ids=",".join("?" * len(chunk))), [*extra, *chunk])
+    return rows
+
+
+def _exposure(store: Store, windows: list[GroupWindow], version: str, membership: GroupMembership) -> list[GroupWindow] | None:
+    """Fill windows with imported request counts; None when no exposure was imported."""
+    if not store.query("SELECT 1 FROM exposure LIMIT 1"):
+        return None
+    filled = []
+    for w in windows:
+        t1 = _requests(store, version, w.group, membership, w.candidate_start, w.candidate_end)
+        t0 = _requests(store, w.baseline_version, w.group, membership, w.baseline_start, w.baseline_end) if w.baseline_version else None
+        filled.append(_with_exposure(w, t1, t0))
+    return filled
+
+
+def _requests(store: Store, version: str | None, group: str, membership: GroupMembership, lo: float, hi: float) -> float | None:
+    if version is None:
+        return None
+    h0, h1 = int(lo // 3600), int(hi // 3600)
+    rows = store.query(
+        "SELECT SUM(requests) FROM exposure WHERE version = ? AND scope = 'group' AND name = ? AND hour BETWEEN ? AND ?",
+        (version, group, h0, h1),
+    )
+    total = rows[0][0]
+    if total is None:
+        wikis = sorted(membership.wikis_in(group))
+        if wikis:
+            got = _in_chunks(
+                store,
+                "SELECT SUM(requests) FROM exposure WHERE version = ? AND scope = 'wiki' AND hour BETWEEN ? AND ? AND name IN ({ids})",
+                wikis, (version, h0, h1),
+            )
+            vals = [r[0] for r in got if r[0] is not None]
+            total = sum(vals) if vals else None
+    return float(total) if total is not None else None
+
+
+def _with_exposure(w: GroupWindow, t1: float | None, t0: float | None) -> GroupWindow:
+    return GroupWindow(
+        group=w.group, promoted_at=w.promoted_at, candidate_start=w.candidate_start, candidate_end=w.candidate_end,
+        baseline_start=w.baseline_start, baseline_end=w.baseline_end, baseline_version=w.baseline_version,
+        exposure_candidate=t1, exposure_baseline=t0,
+    )
+
+
+def _estimated_exposure(windows: list[GroupWindow], cand: dict[str, dict[str, list[int]]],
+                        base: dict[str, dict[str, list[int]]], stable: set[str]) -> list[GroupWindow]:
+    """Exposure from stable signatures (present before V and in both windows): a control group."""
+    out = []
+    for w in windows:
+        t1 = t0 = 0
+        for sig in stable:
+            c = cand.get(sig, {}).get(w.group)
+            b = base.get(sig, {}).get(w.group)
+            if c and b:
+                t1 += c[1]
+                t0 += b[1]
+        out.append(_with_exposure(w, float(t1) if t1 and t0 else None, float(t0) if t1 and t0 else None))
+    return out
+
+
+def train_snapshot(store: Store, version: str, at: float, *, lookback_seconds: float = 14 * 86400,
+                   baseline_seconds: float = 24 * 3600, gate_window: float = 20.0,
+                   context: TrainContext | None = None) -> TrainSnapshot:
+    """Everything detection needs about `version` as of `at` (see module docstring)."""
+    ctx = context or load_train(store)
+    timeline, membership = ctx.timeline, ctx.membership
+    state = timeline.train_state(version, at)
+    windows = group_windows(timeline, version, at, baseline_seconds)
+    cand = _sums(store, windows, version, candidate=True)
+    base = _sums(store, windows, version, candidate=False)
+    ids = sorted(cand)
+    meta = {
+        str(r[0]): r
+        for r in _in_chunks(store, "SELECT id, title, channel, level, exc_class, kind, first_seen FROM signatures WHERE id IN ({ids})",
+                            sorted(set(ids) | set(base)))
+    }
+    first_deploy = min((w.promoted_at for w in windows), default=at)
+    imported = _exposure(store, windows, version, membership)
+    if imported is not None:
+        windows, source = imported, "requests"
+    else:
+        stable = {s for s in cand if s in base and float(meta[s][6]) < first_deploy}
+        windows, source = _estimated_exposure(windows, cand, base, stable), "estimated" if windows else "none"
+    evidence = [_evidence(sig, meta[sig], cand[sig], base.get(sig, {})) for sig in ids]
+    evidence += [_evidence(sig, meta[sig], {}, base[sig]) for sig in sorted(base) if sig not in cand and sig in meta]
+    by_id = {e.signature: e for e in evidence}
+    _fill_spread(store, windows, version, by_id, ids)
+    _fill_hosts(store, version, by_id, ids)
+    _fill_first_seen(store, version, by_id, ids)
+    _fill_peaks(store, windows, version, by_id, [s for s in ids if by_id[s].events > 100])
+    _fill_history(store, version, at, lookback_seconds, by_id, ids)
+    agg_c = sum(e.requests for e in evidence if e.channel in ERROR_CHANNELS)
+    agg_b = sum(e.previous_requests for e in evidence if e.channel in ERROR_CHANNELS)
+    return TrainSnapshot(
+        version=version, at=at, previous_version=_previous(windows), stage=state.stage, next_stage=state.next_stage,
+        rolled_back=state.rolled_back, windows=windows, signatures=evidence, exposure_source=source,
+        aggregate_candidate_requests=agg_c, aggregate_baseline_requests=agg_b,
+        max_window_events=_max_window(store, version, windows, at, gate_window),
+    )
+
+
+def _previous(windows: list[GroupWindow]) -> str | None:
+    versions = [w.baseline_version for w in windows if w.baseline_version]
+    return versions[-1] if versions else None
+
+
+def _evidence(sig: str, meta: tuple[Any, ...], cand: dict[str, list[int]], base: dict[str, list[int]]) -> SignatureEvidence:
+    groups = sorted(set(cand) | set(base), key=lambda g: STAGES.index(g) if g in STAGES else 99)
+    strata = [
+        StratumCounts(g, cand.get(g, [0, 0])[0], cand.get(g, [0, 0])[1], base.get(g, [0, 0])[0], base.get(g, [0, 0])[1])
+        for g in groups
+    ]
+    return SignatureEvidence(
+        signature=sig, title=str(meta[1]), channel=str(meta[2]), level=str(meta[3]), exc_class=meta[4], kind=str(meta[5]),
+        strata=strata,
+        events=sum(v[0] for v in cand.values()), requests=sum(v[1] for v in cand.values()),
+        previous_events=sum(v[0] for v in base.values()), previous_requests=sum(v[1] for v in base.values()),
+        first_seen_any_version=float(meta[6]), groups={g: v[0] for g, v in cand.items()},
+    )
+
+
+def _fill_spread(store: Store, windows: list[GroupWindow], version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
+    clause, params = _window_clause(windows, True)
+    params = [version if p == "<candidate>" else p for p in params]
+    for sig, wikis in store.query(
+        f"SELECT c.signature, COUNT(DISTINCT c.wiki) FROM counts c JOIN wiki_groups g ON g.wiki = c.wiki WHERE {clause} "
+        "GROUP BY c.signature",
+        params,
+    ):
+        if str(sig) in by_id:
+            by_id[str(sig)].wikis = int(wikis)
+
+
+def _fill_hosts(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
+    top: dict[str, tuple[str, int]] = {}
+    count: dict[str, int] = defaultdict(int)
+    for sig, host, events in store.query("SELECT signature, host, events FROM signature_hosts WHERE version = ?", (version,)):
+        sig = str(sig)
+        count[sig] += 1
+        if sig not in top or int(events) > top[sig][1]:
+            top[sig] = (str(host), int(events))
+    for sig in ids:
+        e = by_id[sig]
+        e.hosts = count.get(sig, 0)
+        if sig in top:
+            e.top_host, host_events = top[sig]
+            e.top_host_events = min(host_events, e.events)
+
+
+def _fill_first_seen(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
+    for sig, first, last in _in_chunks(
+        store, "SELECT signature, first_seen, last_seen FROM signature_versions WHERE version = ? AND signature IN ({ids})", ids, (version,)
+    ):
+        by_id[str(sig)].first_seen = float(first)
+        by_id[str(sig)].last_seen = float(last)
+
+
+def _fill_peaks(store: Store, windows: list[GroupWindow], version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
+    """Busiest hour and 12-hour window of V (for the logspam rule), only where it can matter."""
+    if not ids:
+        return
+    clause, params = _window_clause(windows, True)
+    params = [version if p == "<candidate>" else p for p in params]
+    hourly: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for sig, hour, events in _in_chunks(
+        store,
+        "SELECT c.signature, c.hour, SUM(c.events) FROM counts c JOIN wiki_groups g ON g.wiki = c.wiki "
+        f"WHERE ({clause}) AND c.signature IN ({{ids}}) GROUP BY c.signature, c.hour",
+        ids, params,
+    ):
+        hourly[str(sig)][int(hour)] += int(events)
+    for sig, series in hourly.items():
+        e = by_id[sig]
+        e.max_events_1h = max(series.values())
+        hours = sorted(series)
+        best = 0
+        for h in hours:
+            best = max(best, sum(series.get(h + k, 0) for k in range(12)))
+        e.max_events_12h = best
+
+
+def _fill_history(store: Store, version: str, at: float, lookback: float, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
+    """Events of each signature in versions older than V within the lookback (for NEW)."""
+    versions = [str(r[0]) for r in store.query("SELECT DISTINCT version FROM signature_versions")]
+    older = [v for v in versions if v and version_key(v) < version_key(version)]
+    unknown = "" in versions
+    if not older and not unknown:
+        return
+    h0, h1 = int((at - lookback) // 3600), int(at // 3600)
+    found: dict[str, dict[str, int]] = defaultdict(dict)
+    marks = ",".join("?" * len(older)) if older else "NULL"
+    for sig, v, events in _in_chunks(
+        store,
+        f"SELECT signature, version, SUM(events) FROM counts WHERE version IN ({marks}) AND hour BETWEEN ? AND ? "
+        "AND signature IN ({ids}) GROUP BY signature, version",
+        ids, [*older, h0, h1],
+    ):
+        found[str(sig)][str(v)] = int(events)
+    for sig, per_version in found.items():
+        e = by_id[sig]
+        e.older_events_in_lookback = sum(per_version.values())
+        e.older_versions_in_lookback = tuple(sorted(per_version, key=version_key))
+
+
+def _max_window(store: Store, version: str, windows: list[GroupWindow], at: float, window: float) -> int:
+    """Busiest `window`-second stretch of V's error events since its latest promotion."""
+    if not windows:
+        return 0
+    start = max(w.promoted_at for w in windows)
+    rows = store.query(
+        "SELECT bucket, events FROM error_buckets WHERE version = ? AND bucket BETWEEN ? AND ? ORDER BY bucket",
+        (version, int(start // BUCKET_SECONDS), int(at // BUCKET_SECONDS)),
+    )
+    per = max(1, int(round(window / BUCKET_SECONDS)))
+    counts = {int(b): int(n) for b, n in rows}
+    best = 0
+    for b in counts:
+        best = max(best, sum(counts.get(b + k, 0) for k in range(per)))
+    return best
+
+
+def window_errors(store: Store, version: str, at: float, window: float) -> int:
+    """Error events of V in the `window` seconds ending at `at` (the scap-style absolute check)."""
+    rows = store.query(
+        "SELECT COALESCE(SUM(events), 0) FROM error_buckets WHERE version = ? AND bucket > ? AND bucket <= ?",
+        (version, int((at - window) // BUCKET_SECONDS), int(at // BUCKET_SECONDS)),
+    )
+    return int(rows[0][0])
+
+
+def windowed_history(store: Store, window: float, since: float | None = None) -> list[int]:
+    """Error counts per `window`-second window over history (all versions), for `gate analyze`."""
+    per = max(1, int(round(window / BUCKET_SECONDS)))
+    params: list[Any] = []
+    where = ""
+    if since is not None:
+        where, params = "WHERE bucket >= ?", [int(since // BUCKET_SECONDS)]
+    totals: dict[int, int] = defaultdict(int)
+    for bucket, events in store.query(f"SELECT bucket, SUM(events) FROM error_buckets {where} GROUP BY bucket", params):
+        totals[int(bucket) // per] += int(events)
+    if not totals:
+        return []
+    lo, hi = min(totals), max(totals)
+    return [totals.get(k, 0) for k in range(lo, hi + 1)]
+
+
+def now() -> float:
+    return datetime.now(UTC).timestamp()

@@ -1,0 +1,122 @@
+"""Persist what the train model needs: deployment steps, wiki groups, exposure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from traintriage.store.db import Store
+from traintriage.train.deploylog import DeployStep
+from traintriage.train.exposure import ExposureRow
+from traintriage.train.groups import GroupMembership
+
+
+def save_deploy_steps(store: Store, steps: Iterable[DeployStep]) -> int:
+    """Insert steps; the same step imported twice is stored once. Returns how many were new."""
+    rows = [
+        (s.at.timestamp(), ",".join(s.groups), s.version or "", s.actor or "", s.kind, s.message, s.source, s.line)
+        for s in steps
+    ]
+    if not rows:
+        return 0
+    before = int(store.query("SELECT COUNT(*) FROM deploy_steps")[0][0])
+    with store.transaction() as cur:
+        cur.executemany(
+            store.sql(
+                "INSERT INTO deploy_steps (at, groups, version, actor, kind, message, source, line) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (at, groups, version, message) DO NOTHING"
+            ),
+            rows,
+        )
+    return int(store.query("SELECT COUNT(*) FROM deploy_steps")[0][0]) - before
+
+
+def load_deploy_steps(store: Store) -> list[DeployStep]:
+    """All stored steps in time order."""
+    out = []
+    for at, groups, version, actor, kind, message, source, line in store.query(
+        "SELECT at, groups, version, actor, kind, message, source, line FROM deploy_steps ORDER BY at, line"
+    ):
+        out.append(
+            DeployStep(
+                at=datetime.fromtimestamp(float(at), UTC),
+                groups=tuple(g for g in str(groups).split(",") if g),
+                version=version or None,
+                actor=actor or None,
+                kind=kind,
+                message=message,
+                source=source,
+                line=int(line),
+            )
+        )
+    return out
+
+
+def save_membership(store: Store, membership: GroupMembership, source: str, inferred: bool = False) -> int:
+    """Store wiki -> group; listed (not inferred) membership always wins over inferred."""
+    rows = []
+    for group in membership.lists:
+        for wiki in sorted(membership.wikis_in(group)):
+            rows.append((wiki, group, 1 if inferred else 0, source))
+    if not rows:
+        return 0
+    guard = "WHERE wiki_groups.inferred = 1" if inferred else ""
+    with store.transaction() as cur:
+        cur.executemany(
+            store.sql(
+                "INSERT INTO wiki_groups (wiki, grp, inferred, source) VALUES (?, ?, ?, ?) "
+                f"ON CONFLICT (wiki) DO UPDATE SET grp = excluded.grp, inferred = excluded.inferred, "
+                f"source = excluded.source {guard}"
+            ),
+            rows,
+        )
+    return len(rows)
+
+
+def load_membership(store: Store) -> GroupMembership:
+    lists: dict[str, set[str]] = defaultdict(set)
+    for wiki, grp in store.query("SELECT wiki, grp FROM wiki_groups"):
+        lists[str(grp)].add(str(wiki))
+    return GroupMembership.from_lists(lists)
+
+
+def membership_counts(store: Store) -> dict[str, tuple[int, int]]:
+    """group -> (listed wikis, inferred wikis)."""
+    out: dict[str, tuple[int, int]] = {}
+    for grp, listed, inferred in store.query(
+        "SELECT grp, SUM(CASE WHEN inferred = 0 THEN 1 ELSE 0 END), SUM(inferred) FROM wiki_groups GROUP BY grp"
+    ):
+        out[str(grp)] = (int(listed), int(inferred))
+    return out
+
+
+def save_exposure(store: Store, rows: Iterable[ExposureRow]) -> int:
+    """Upsert request counts; re-importing a file replaces values instead of adding them."""
+    data = sorted({(r.version, r.scope, r.name, r.hour): r.requests for r in rows}.items())
+    if not data:
+        return 0
+    with store.transaction() as cur:
+        cur.executemany(
+            store.sql(
+                "INSERT INTO exposure (version, scope, name, hour, requests) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (version, scope, name, hour) DO UPDATE SET requests = excluded.requests"
+            ),
+            [(v, s, n, h, req) for (v, s, n, h), req in data],
+        )
+    return len(data)
+
+
+def wikis_seen(store: Store) -> list[str]:
+    """Distinct wikis that events reported (for membership inference)."""
+    return [str(r[0]) for r in store.query("SELECT DISTINCT wiki FROM counts WHERE wiki <> '' ORDER BY wiki")]
+
+
+def wiki_version_hours(store: Store) -> list[tuple[str, str, int]]:
+    """(wiki, version, hour start) observations for inferring groups from events."""
+    return [
+        (str(w), str(v), int(h) * 3600)
+        for w, v, h in store.query(
+            "SELECT wiki, version, MIN(hour) FROM counts WHERE wiki <> '' AND version <> '' GROUP BY wiki, version"
+        )
+    ]

@@ -313,5 +313,8 @@ def simulate(out_dir: str, events: int, weeks: int, seed: int, start: str) -> No
     click.echo(str(summary))
 
 
+# Command groups that live in their own modules register themselves on `main`.
+from traintriage import cli_train  # noqa: E402,F401
+
 if __name__ == "__main__":  # pragma: no cover
     main()

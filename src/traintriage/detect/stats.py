@@ -170,58 +170,50 @@ def _log_dbinom(x: int, n: int, p: float, q: float) -> float:
         - _bd0(float(x), n * p)
         - _bd0(float(n - x), n * q)
     )
-    lf = _LN_2PI + math.log(x) + math.log1p(-x / n)
+    lf = _LN_2PI + math.log(x) + math.log(n - x) - math.log(n)  # log(2 pi x (n-x) / n)
     return lc - 0.5 * lf
 
 
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of I_x(a, b) (Numerical Recipes ``betacf``, modified Lentz).
+def _betacf(a: float, b: float, x: float, y: float) -> float:
+    """Continued fraction F with I_x(a, b) = x^a y^b / (B(a, b) F); y = 1 - x given exactly.
 
-    Converges quickly for x < (a + 1) / (a + b + 2); callers switch tails otherwise.
-    Near the mean of huge binomials it needs O(sqrt(n)) terms, which is the cost cap.
+    This is the DiDonato-Morris form used by Boost (``ibeta_fraction2``), evaluated by
+    modified Lentz. Unlike the Numerical Recipes form, it uses y explicitly and, in its
+    convergence region x < (a + 1) / (a + b + 2), all terms are positive, so nothing
+    cancels when x is close to 1 with huge a. For integer b the fraction terminates
+    after b terms; near the mean of huge binomials it needs O(sqrt(n)) terms.
     """
-    qab = a + b
-    qap = a + 1.0
-    qam = a - 1.0
-    c = 1.0
-    d = 1.0 - qab * x / qap
-    if abs(d) < _TINY:
-        d = _TINY
-    d = 1.0 / d
-    h = d
+    f = a * (a * y - b * x + 1.0) / (a + 1.0)
+    if f < _TINY:
+        f = _TINY
+    c = f
+    d = 0.0
     for m in range(1, _CF_MAXIT + 1):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
+        denom = a + 2.0 * m - 1.0
+        a_m = (a + m - 1.0) * (a + b + m - 1.0) * m * (b - m) * x * x / (denom * denom)
+        b_m = m + m * (b - m) * x / denom + (a + m) * (a * y - b * x + 1.0 + m * (2.0 - x)) / (a + 2.0 * m + 1.0)
+        d = b_m + a_m * d
         if abs(d) < _TINY:
             d = _TINY
-        c = 1.0 + aa / c
+        c = b_m + a_m / c
         if abs(c) < _TINY:
             c = _TINY
         d = 1.0 / d
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _TINY:
-            d = _TINY
-        c = 1.0 + aa / c
-        if abs(c) < _TINY:
-            c = _TINY
-        d = 1.0 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < _CF_EPS:
-            return h
+        delta = c * d
+        f *= delta
+        if abs(delta - 1.0) <= _CF_EPS:
+            return f
     raise ArithmeticError(f"incomplete beta continued fraction did not converge (a={a}, b={b}, x={x})")
 
 
 def _log_sf(k: int, n: int, p: float, q: float) -> float:
     """log P(X >= k), X ~ Binomial(n, p), with q = 1 - p given separately.
 
-    P(X >= k) = I_p(k, n - k + 1) and the incomplete-beta prefactor equals
-    pmf(k) * q, so the small tail is pmf(k) * q * CF and never underflows early.
-    The large tail is 1 - P(X <= k - 1) = 1 - pmf(k - 1) * p * CF', which is >= ~1/2,
-    so the subtraction is harmless.
+    P(X >= k) = I_p(k, n - k + 1), and the incomplete-beta prefactor
+    p^k q^(n-k+1) / B(k, n-k+1) equals k * pmf(k) * q, so the small tail is
+    k * pmf(k) * q / F, all in logs (no early underflow). The large tail is
+    1 - P(X <= k - 1) = 1 - (n-k+1) * pmf(k-1) * p / F', where the subtracted term is
+    at most ~1/2, so nothing is lost.
     """
     if k <= 0:
         return 0.0
@@ -232,8 +224,18 @@ def _log_sf(k: int, n: int, p: float, q: float) -> float:
     if q == 0.0:
         return 0.0
     if p < (k + 1.0) / (n + 3.0):
-        return _log_dbinom(k, n, p, q) + math.log(q) + math.log(_betacf(float(k), float(n - k + 1), p))
-    log_cdf = _log_dbinom(k - 1, n, p, q) + math.log(p) + math.log(_betacf(float(n - k + 1), float(k), q))
+        return (
+            math.log(k)
+            + _log_dbinom(k, n, p, q)
+            + math.log(q)
+            - math.log(_betacf(float(k), float(n - k + 1), p, q))
+        )
+    log_cdf = (
+        math.log(n - k + 1)
+        + _log_dbinom(k - 1, n, p, q)
+        + math.log(p)
+        - math.log(_betacf(float(n - k + 1), float(k), q, p))
+    )
     cdf = math.exp(log_cdf)
     if cdf >= 1.0:  # rounding at the extreme; the true tail is below one ulp
         return -math.inf

@@ -9,10 +9,12 @@ together with the read position, which is what makes ingest exactly-once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from traintriage.grouping.signature import SignatureInfo
 from traintriage.store.schema import BUCKET_SECONDS
+
+if TYPE_CHECKING:
+    from traintriage.grouping.signature import SignatureInfo
 
 UNKNOWN = ""  # stored for a missing version / wiki / host (primary-key columns can't be NULL)
 

@@ -113,10 +113,16 @@ def wikis_seen(store: Store) -> list[str]:
 
 
 def wiki_version_hours(store: Store) -> list[tuple[str, str, int]]:
-    """(wiki, version, hour start) observations for inferring groups from events."""
-    return [
-        (str(w), str(v), int(h) * 3600)
-        for w, v, h in store.query(
-            "SELECT wiki, version, MIN(hour) FROM counts WHERE wiki <> '' AND version <> '' GROUP BY wiki, version"
-        )
-    ]
+    """(wiki, version, time) observations for inferring groups from events.
+
+    Cells are hourly, so the first hour a wiki reported a version is observed at
+    its end and the last hour at its start: moments when the wiki surely ran it.
+    """
+    out = []
+    for w, v, first, last in store.query(
+        "SELECT wiki, version, MIN(hour), MAX(hour) FROM counts WHERE wiki <> '' AND version <> '' GROUP BY wiki, version"
+    ):
+        out.append((str(w), str(v), int(first) * 3600 + 3599))
+        if int(last) > int(first):
+            out.append((str(w), str(v), int(last) * 3600))
+    return out

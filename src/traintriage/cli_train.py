@@ -1,0 +1,237 @@
+"""Train commands: deployment history, wiki groups, exposure, train status and the stage gate.
+
+Thin Click layer over train/, store/ and detect/: parse options, call the
+library, print. Exit codes are part of the interface for deploy tools.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from traintriage.cli import DB_HELP, _dump, _fail, _iso, _open_store, main
+
+
+def _parse_at(value: str | None) -> float:
+    from traintriage.ingest.timeparse import parse_when
+
+    if value is None:
+        return parse_when("now")
+    try:
+        return parse_when(value)
+    except ValueError:
+        _fail(f"--at {value!r} is not an ISO 8601 time (e.g. 2021-01-19T11:24:00Z)", 2)
+        raise
+
+
+# --- deploys ----------------------------------------------------------------------------
+
+
+@main.group()
+def deploys() -> None:
+    """Deployment history: import it, list it."""
+
+
+@deploys.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--db", help=DB_HELP)
+@click.option("--format", "fmt", help="Force a format instead of auto-detecting it per file.")
+@click.option("--json", "as_json", is_flag=True)
+def deploys_import(files: tuple[str, ...], db: str | None, fmt: str | None, as_json: bool) -> None:
+    """Import deployment history (wikiversions commit log, SAL, snapshots, CSV/JSON).
+
+    The format is detected per file. Unreadable lines are reported with their
+    line numbers; the readable ones are imported. Importing twice is harmless.
+    """
+    from traintriage.store.trains import load_membership, save_deploy_steps
+    from traintriage.train.deploylog import parse_file
+
+    store = _open_store(db)
+    membership = load_membership(store)
+    report: list[dict[str, Any]] = []
+    failed = 0
+    for name in files:
+        path = Path(name)
+        if not path.exists():
+            click.echo(f"traintriage: error: {name}: no such file or directory", err=True)
+            failed += 1
+            continue
+        try:
+            result = parse_file(path, fmt=fmt, membership=membership if len(membership) else None)
+        except (OSError, ValueError) as err:
+            click.echo(f"traintriage: error: {name}: {err}", err=True)
+            failed += 1
+            continue
+        added = save_deploy_steps(store, result.steps)
+        for error in result.errors:
+            click.echo(f"{error.source}:{error.line}: {error.reason}: {error.text[:120]!r}", err=True)
+        report.append({"file": name, "format": result.format, "steps": len(result.steps), "new": added,
+                       "errors": len(result.errors), "ignored": len(result.ignored)})
+    store.close()
+    if as_json:
+        _dump(report)
+    else:
+        for r in report:
+            click.echo(f"{r['file']}: {r['format']}: {r['steps']} steps ({r['new']} new), {r['errors']} unreadable lines, "
+                       f"{r['ignored']} other entries ignored")
+    if failed == len(files):
+        sys.exit(1)
+
+
+@deploys.command("list")
+@click.option("--db", help=DB_HELP)
+@click.option("--version", "version", help="Only this train.")
+@click.option("--json", "as_json", is_flag=True)
+def deploys_list(db: str | None, version: str | None, as_json: bool) -> None:
+    """Trains with their stages, rollbacks and train-stats numbers."""
+    from traintriage.store.snapshot import load_train
+
+    store = _open_store(db)
+    ctx = load_train(store, infer=False)
+    store.close()
+    versions = [version] if version else ctx.timeline.versions()
+    data = [ctx.timeline.explain(v) for v in versions]
+    if as_json:
+        _dump(data)
+        return
+    if not data:
+        click.echo("no deployments yet; run `traintriage deploys import FILE`")
+    for v in versions:
+        s = ctx.timeline.stats(v)
+        landed = ", ".join(f"{g} {_short(t)}" for g, t in s.landings.items() if t)
+        delays = "/".join("-" if d is None else str(d) for d in s.delay_days.values())
+        click.echo(f"{v:<16} rollbacks {s.rollbacks} ({s.rollbacks_time}s rolled back)  delays g0/g1/g2 {delays}  "
+                   f"conductor {s.conductor or '?'}")
+        click.echo(f"{'':<16} landed: {landed or '-'}")
+
+
+def _short(t: Any) -> str:
+    return t.strftime("%m-%d %H:%M")
+
+
+@main.group()
+def deploy() -> None:
+    """Record a deployment step as it happens (for deploy tools)."""
+
+
+@deploy.command("record")
+@click.option("--version", "version", required=True, help="Version now running, e.g. 1.36.0-wmf.28.")
+@click.option("--group", "group", required=True, help="testwikis, group0, group1, group2 or all.")
+@click.option("--at", "at", help="When (ISO 8601); default now.")
+@click.option("--actor", help="Who deployed.")
+@click.option("--db", help=DB_HELP)
+def deploy_record(version: str, group: str, at: str | None, actor: str | None, db: str | None) -> None:
+    """Record that GROUP now runs VERSION (a roll-forward or a rollback)."""
+    from datetime import UTC, datetime
+
+    from traintriage.store.trains import save_deploy_steps
+    from traintriage.train.deploylog import DeployStep, parse_message
+
+    when = datetime.fromtimestamp(_parse_at(at), UTC)
+    message = f"{group} wikis to {version}" if group != "all" else f"all wikis to {version}"
+    try:
+        groups, target, kind = parse_message(message)
+    except ValueError as err:
+        _fail(f"cannot record {message!r}: {err}", 2)
+        return
+    step = DeployStep(at=when, groups=groups, version=target, actor=actor, kind=kind, message=message,
+                      source="deploy record", line=0)
+    store = _open_store(db)
+    added = save_deploy_steps(store, [step])
+    store.close()
+    click.echo(f"recorded {when.strftime('%Y-%m-%dT%H:%M:%SZ')} {message}" + ("" if added else " (already recorded)"))
+
+
+# --- groups / exposure -------------------------------------------------------------------
+
+
+@main.group()
+def groups() -> None:
+    """Wiki group membership (dblists)."""
+
+
+@groups.command("import")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--db", help=DB_HELP)
+def groups_import(directory: str, db: str | None) -> None:
+    """Import testwikis/group0/group1/group2(/all).dblist files from DIRECTORY."""
+    from traintriage.store.trains import membership_counts, save_membership
+    from traintriage.train.groups import DblistError, load_dblists
+
+    try:
+        membership = load_dblists(directory)
+    except (DblistError, OSError) as err:
+        _fail(str(err))
+        return
+    store = _open_store(db)
+    n = save_membership(store, membership, str(directory))
+    counts = membership_counts(store)
+    store.close()
+    click.echo(f"imported {n} wikis: " + ", ".join(f"{g} {c[0]}" for g, c in sorted(counts.items())))
+
+
+@groups.command("show")
+@click.option("--db", help=DB_HELP)
+@click.option("--infer/--no-infer", default=True, help="Infer groups of wikis no dblist names (default on).")
+@click.option("--json", "as_json", is_flag=True)
+def groups_show(db: str | None, infer: bool, as_json: bool) -> None:
+    """Wikis per group, listed (from dblists) and inferred (from events and deploys)."""
+    from traintriage.store.snapshot import load_train
+    from traintriage.store.trains import membership_counts
+
+    store = _open_store(db)
+    if infer:
+        load_train(store, infer=True)
+    counts = membership_counts(store)
+    store.close()
+    if as_json:
+        _dump({g: {"listed": c[0], "inferred": c[1]} for g, c in counts.items()})
+        return
+    for g, (listed, inferred) in sorted(counts.items()):
+        click.echo(f"{g:<10} {listed:>5} listed {inferred:>5} inferred")
+    if any(c[1] for c in counts.values()):
+        click.echo("inferred: from when each wiki's events switched version, matched to the deployment timeline")
+
+
+@main.group()
+def exposure() -> None:
+    """Request counts per hour and version (traffic each version served)."""
+
+
+@exposure.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--db", help=DB_HELP)
+def exposure_import(file: str, db: str | None) -> None:
+    """Import a CSV `hour,group,version,requests` (or `hour,wiki,version,requests`)."""
+    from traintriage.store.trains import save_exposure
+    from traintriage.train.exposure import parse_exposure
+
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        _fail(f"{file}: not UTF-8 text ({err})")
+        return
+    parsed = parse_exposure(text)
+    for line, reason in parsed.errors:
+        click.echo(f"{file}:{line}: {reason}", err=True)
+    store = _open_store(db)
+    n = save_exposure(store, parsed.rows)
+    store.close()
+    click.echo(f"imported {n} exposure rows ({len(parsed.errors)} unreadable lines)")
+    if not parsed.rows and parsed.errors:
+        sys.exit(1)
+
+
+def _json_default(value: Any) -> Any:
+    return str(value)
+
+
+def dump_compact(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=_json_default)
+
+
+__all__ = ["deploys", "deploy", "groups", "exposure", "_iso"]

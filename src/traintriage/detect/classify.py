@@ -658,11 +658,13 @@ def _readiness(snapshot: TrainSnapshot, config: DetectionConfig) -> Readiness:
         elif age < need_minutes:
             too_young = True
             reasons.append(f"{stage} has run V for {age:.0f} min, needs {need_minutes:g} min")
-    low = cand is not None and all_known and cand < config.min_exposure_requests
+    # Estimated exposure is in relative units (stable signatures' requests): no absolute minimum applies.
+    imported = snapshot.exposure_source == "requests"
+    low = imported and cand is not None and all_known and cand < config.min_exposure_requests
     if low:
         reasons.append(f"V served {cand:,.0f} requests, needs {config.min_exposure_requests:,}")
     eta = (
-        _ready_in(snapshot, age, need_minutes, cand if all_known else None, config)
+        _ready_in(snapshot, age, need_minutes, cand if all_known and imported else None, config)
         if reasons and not not_deployed
         else None
     )

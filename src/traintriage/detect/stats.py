@@ -163,13 +163,7 @@ def _log_dbinom(x: int, n: int, p: float, q: float) -> float:
         return n * (math.log1p(-p) if p < q else math.log(q))
     if x == n:
         return n * (math.log1p(-q) if q < p else math.log(p))
-    lc = (
-        _stirlerr(n)
-        - _stirlerr(x)
-        - _stirlerr(n - x)
-        - _bd0(float(x), n * p)
-        - _bd0(float(n - x), n * q)
-    )
+    lc = _stirlerr(n) - _stirlerr(x) - _stirlerr(n - x) - _bd0(float(x), n * p) - _bd0(float(n - x), n * q)
     lf = _LN_2PI + math.log(x) + math.log(n - x) - math.log(n)  # log(2 pi x (n-x) / n)
     return lc - 0.5 * lf
 
@@ -191,7 +185,11 @@ def _betacf(a: float, b: float, x: float, y: float) -> float:
     for m in range(1, _CF_MAXIT + 1):
         denom = a + 2.0 * m - 1.0
         a_m = (a + m - 1.0) * (a + b + m - 1.0) * m * (b - m) * x * x / (denom * denom)
-        b_m = m + m * (b - m) * x / denom + (a + m) * (a * y - b * x + 1.0 + m * (2.0 - x)) / (a + 2.0 * m + 1.0)
+        b_m = (
+            m
+            + m * (b - m) * x / denom
+            + (a + m) * (a * y - b * x + 1.0 + m * (2.0 - x)) / (a + 2.0 * m + 1.0)
+        )
         d = b_m + a_m * d
         if abs(d) < _TINY:
             d = _TINY
@@ -308,6 +306,47 @@ def _norm_isf(alpha: float) -> float:
     return z
 
 
+def _cp_solve(x: int, n: int, log_a: float, q_mode: bool, v: float) -> float:
+    """Root v of g(v) = log P(Binomial(n, pi) >= x) - log(alpha), v = pi or v = 1 - pi.
+
+    Safeguarded Newton in u = log(v) (log sf is nearly linear in log pi for small
+    pi, so this converges in a few steps even for roots near 1e-300), falling back
+    to bisection whenever a step leaves the bracket.
+    """
+    lo, hi = 0.0, 1.0
+    sign = -1.0 if q_mode else 1.0  # g increases with v in p-mode, decreases in q-mode
+    for _ in range(200):
+        p, q = (1.0 - v, v) if q_mode else (v, 1.0 - v)
+        ls = _log_sf(x, n, p, q)
+        g = ls - log_a
+        if g == 0.0:
+            return v
+        if (g < 0.0) != q_mode:  # root lies above v
+            lo = v
+        else:
+            hi = v
+        # d/dpi P(X >= x) = n * pmf(x - 1; n - 1, pi), so
+        # dg/du = +-v * n * pmf(x - 1; n - 1, pi) / sf, formed in logs.
+        log_slope = math.log(v) + math.log(n) + _log_dbinom(x - 1, n - 1, p, q) - ls
+        new_v = math.nan
+        if -700.0 < log_slope < 700.0:
+            du = -g / (sign * math.exp(log_slope))
+            if abs(du) <= 4.0 * _EPS:  # converged: the step no longer changes v
+                return v
+            new_v = v * math.exp(max(min(du, 50.0), -50.0))
+        if not lo < new_v < hi:
+            if lo == 0.0:
+                new_v = hi * 1e-3
+            elif hi / lo > 4.0:
+                new_v = math.sqrt(lo * hi)
+            else:
+                new_v = 0.5 * (lo + hi)
+        if abs(new_v - v) <= 4.0 * _EPS * v or hi - lo <= 4.0 * _EPS * hi:
+            return new_v
+        v = new_v
+    return v
+
+
 def _cp_lower_pair(x: int, n: int, alpha: float) -> tuple[float, float]:
     """(pi_L, 1 - pi_L) for the one-sided Clopper-Pearson lower bound, both accurate.
 
@@ -321,54 +360,21 @@ def _cp_lower_pair(x: int, n: int, alpha: float) -> tuple[float, float]:
     if x == n:  # P(X >= n) = pi^n
         return math.exp(log_a / n), -math.expm1(log_a / n)
 
-    # Solve for v = pi (p-mode) or v = 1 - pi (q-mode), whichever is the smaller side,
-    # so the quantity we iterate on carries full relative precision.
-    q_mode = 2 * x > n
-
-    def pq(v: float) -> tuple[float, float]:
-        return (1.0 - v, v) if q_mode else (v, 1.0 - v)
-
     # Starting guess: continuity-corrected Wilson bound.
     z = _norm_isf(alpha)
-    xs = (n - x + 0.5) if q_mode else (x - 0.5)  # successes on the side we solve for
-    ph = xs / n
+    ph = (x - 0.5) / n
     z2n = z * z / n
     centre = (ph + z2n / 2.0) / (1.0 + z2n)
-    half = z * math.sqrt(max(ph * (1.0 - ph), 0.0) / n + z2n / (4.0 * n)) / (1.0 + z2n)
-    v = centre + half if q_mode else centre - half
-    # Bracket: g(v) = log sf - log alpha is increasing in v (p-mode) / decreasing (q-mode).
-    lo, hi = 0.0, 1.0
-    if not 0.0 < v < 1.0:
-        v = (1.0 - x / n) if q_mode else (x / n) / 2.0
-        v = min(max(v, 1e-300), 0.5)
-
-    for _ in range(200):
-        p, q = pq(v)
-        ls = _log_sf(x, n, p, q)
-        g = ls - log_a
-        if g == 0.0:
-            break
-        increasing_side = (g < 0.0) != q_mode  # root lies above v in v-space
-        if increasing_side:
-            lo = v
-        else:
-            hi = v
-        # d/dpi P(X >= x) = n * pmf(x - 1; n - 1, pi); Newton in u = log v.
-        log_dens = math.log(n) + _log_dbinom(x - 1, n - 1, p, q)
-        dg_dv = math.exp(log_dens - ls) * (-1.0 if q_mode else 1.0)
-        new_v = math.nan
-        if dg_dv != 0.0 and math.isfinite(dg_dv):
-            new_v = v * math.exp(max(min(-g / (dg_dv * v), 50.0), -50.0))
-        if not lo < new_v < hi:
-            new_v = math.sqrt(lo * hi) if lo > 0.0 and hi / lo > 4.0 else 0.5 * (lo + hi)
-        if abs(new_v - v) <= 4.0 * _EPS * v:
-            v = new_v
-            break
-        v = new_v
-        if hi - lo <= 4.0 * _EPS * hi:
-            break
-    p, q = pq(v)
-    return p, q
+    half = z * math.sqrt(ph * (1.0 - ph) / n + z2n / (4.0 * n)) / (1.0 + z2n)
+    guess = min(max(centre - half, 1e-300), 1.0 - 1e-16)
+    # Iterate on whichever of pi, 1 - pi is the smaller side, so it keeps full
+    # relative precision; if the guess picked the wrong side, re-solve on the other.
+    q_mode = guess > 0.5
+    v = _cp_solve(x, n, log_a, q_mode, 1.0 - guess if q_mode else guess)
+    if v > 0.5:
+        q_mode = not q_mode
+        v = _cp_solve(x, n, log_a, q_mode, 1.0 - v)
+    return (1.0 - v, v) if q_mode else (v, 1.0 - v)
 
 
 def clopper_pearson_lower(x: int, n: int, alpha: float) -> float:
@@ -519,7 +525,7 @@ def bh_adjusted(pvalues: Sequence[float]) -> list[float]:
     for rank in range(m, 0, -1):
         i = order[rank - 1]
         running = min(running, m * ps[i] / rank)
-        out[i] = running
+        out[i] = max(ps[i], running)  # >= p in exact arithmetic; undo 1-ulp rounding
     return out
 
 

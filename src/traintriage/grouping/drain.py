@@ -4,8 +4,9 @@ Idea from He et al., "Drain: An Online Log Parsing Approach with Fixed Depth
 Tree" (ICWS 2017); this is an independent implementation. Messages, already
 masked into tokens, descend a fixed-depth prefix tree: first by token count,
 then by their leading tokens. The leaf holds candidate clusters of that
-length; the most similar one absorbs the message if the share of matching
-positions reaches ``sim_threshold``, and positions that differ become ``<*>``.
+length; the most similar one absorbs the message if its net agreement (see
+``_similarity``) reaches ``sim_threshold``, and positions that differ become
+``<*>``.
 
 Differences from Drain3 that matter for error signatures:
 
@@ -168,22 +169,32 @@ class TemplateMiner:
 
 
 def _similarity(template: list[str], tokens: list[str]) -> tuple[float, int]:
-    """Share of positions that match, and the template's wildcard count.
+    """Net agreement of a message with a template, and the template's wildcard count.
 
-    Equal tokens match; a wildcard matches a placeholder (both are "some value"),
-    and two different placeholders match each other. A wildcard against a word
-    does not count, as in Drain: a template that is mostly wildcards must not
-    swallow unrelated messages of the same length.
+    A position agrees when the tokens are equal, when both are values (a wildcard
+    or placeholder against a placeholder), and disagrees when a word differs. A
+    wildcard against a word is neutral. The score is (agree - disagree) / length,
+    so the default threshold 0.5 asks three quarters of the positions to agree:
+    after masking, differing positions are mostly words, and one or two different
+    words out of four usually mean a different message ("stored as bytes" vs
+    "stored as values" is the limit the benchmark shows).
     """
     if not tokens:
         return 1.0, 0
-    same = 0
+    agree = 0
+    disagree = 0
     wildcards = 0
     for t, m in zip(template, tokens, strict=True):
-        if t == WILDCARD:
+        if t == m:
+            agree += 1
+            if t == WILDCARD:
+                wildcards += 1
+        elif t == WILDCARD:
             wildcards += 1
             if _is_placeholder(m):
-                same += 1
-        elif t == m or (_is_placeholder(t) and _is_placeholder(m)):
-            same += 1
-    return same / len(tokens), wildcards
+                agree += 1
+        elif _is_placeholder(t) and _is_placeholder(m):
+            agree += 1
+        else:
+            disagree += 1
+    return (agree - disagree) / len(tokens), wildcards

@@ -27,7 +27,7 @@ from typing import Any
 from traintriage.grouping.drain import TemplateMiner
 from traintriage.grouping.mask import mask_text, mask_tokens
 from traintriage.grouping.rules import GroupingRules, default_rules
-from traintriage.grouping.stacktrace import in_app_frames, throw_site
+from traintriage.grouping.stacktrace import throw_site, top_in_app_frames
 from traintriage.model import Event
 
 _UNCAUGHT = re.compile(r"^(?:PHP Fatal error:\s+)?Uncaught (?P<cls>[A-Za-z_\\][\w\\]*)[:(]")
@@ -78,6 +78,9 @@ class Grouper:
         self.changed_scopes: set[str] = set()
         self._cache: dict[tuple[Any, ...], SignatureInfo] = {}
         self._templates: dict[str, SignatureInfo] = {}
+        self._sites: dict[tuple[str | None, str | None], tuple[str | None, tuple[str, ...]]] = {}
+        self._masked: dict[str, str] = {}
+        self._by_id: dict[str, SignatureInfo] = {}
 
     # --- public ---------------------------------------------------------------
 
@@ -115,14 +118,20 @@ class Grouper:
         if not ev.normalized_message and ev.exc_message and "\n" in message:
             message = message.split("\n", 1)[0]
         exc_class = ev.exc_class or _class_from_message(message)
-        masked = mask_text(message)
-        site = throw_site(ev.exc_file, rules)
-        frames = in_app_frames(ev.trace, rules)
-        if frames and site and frames[0].path == site:
-            frames = frames[1:]  # PHP repeats the throw site as "from ..." / frame #0
-        top = [f.key() for f in frames[: rules.frames]]
+        masked = self._mask(message)
+        site_key = (ev.exc_file, ev.trace)
+        code = self._sites.get(site_key)
+        if code is None:
+            code = (throw_site(ev.exc_file, rules), tuple(f.key() for f in top_in_app_frames(ev.trace, rules, rules.frames)))
+            if len(self._sites) >= _CACHE_LIMIT:
+                self._sites.clear()
+            self._sites[site_key] = code
+        site, top = code
         parts = ["exception", channel, exc_class or "", masked, site or "", *top]
         sig = signature_id(rules.algorithm, parts)
+        known = self._by_id.get(sig)
+        if known is not None:
+            return known
         title = masked if (not exc_class or exc_class in masked) else f"{exc_class}: {masked}"
         explanation: list[dict[str, Any]] = [
             {"component": "algorithm", "value": rules.algorithm, "contributes": True},
@@ -142,7 +151,7 @@ class Grouper:
             {"component": "throw site", "value": site, "contributes": site is not None, "hint": "path without version or line"},
             {
                 "component": "in-app frames",
-                "value": top,
+                "value": list(top),
                 "contributes": bool(top),
                 "hint": f"top {rules.frames} in-app frames, library and error-handler frames skipped, no line numbers",
             },
@@ -152,7 +161,20 @@ class Grouper:
                 "contributes": False,
             },
         ]
-        return SignatureInfo(sig, rules.algorithm, "exception", channel, exc_class, _clip(title), explanation, ev.level)
+        info = SignatureInfo(sig, rules.algorithm, "exception", channel, exc_class, _clip(title), explanation, ev.level)
+        if len(self._by_id) >= _CACHE_LIMIT:
+            self._by_id.clear()
+        self._by_id[sig] = info
+        return info
+
+    def _mask(self, message: str) -> str:
+        masked = self._masked.get(message)
+        if masked is None:
+            masked = mask_text(message)
+            if len(self._masked) >= _CACHE_LIMIT:
+                self._masked.clear()
+            self._masked[message] = masked
+        return masked
 
     def _strip_prefix(self, text: str) -> str:
         for pattern in self.rules.message_prefixes:
@@ -165,7 +187,7 @@ class Grouper:
 
     def _message_signature(self, channel: str, text: str, level: str) -> SignatureInfo:
         message = self._strip_prefix(text)
-        masked = mask_text(message)
+        masked = self._mask(message)
         info = self._templates.get(channel + "\x1f" + masked)
         if info is not None:
             return info

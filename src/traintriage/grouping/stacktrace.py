@@ -76,6 +76,23 @@ def is_in_app(frame: Frame, rules: GroupingRules) -> bool:
     return not frame.function.startswith(rules.not_in_app_functions)
 
 
+def top_in_app_frames(trace: str | None, rules: GroupingRules, count: int) -> list[Frame]:
+    """The first `count` in-app frames, innermost first; stops parsing once found."""
+    if not trace or count <= 0:
+        return []
+    if "Traceback (most recent call last)" in trace[:200]:  # Python: outermost first, parse it all
+        return [f for f in parse_frames(trace, rules, limit=500) if is_in_app(f, rules)][:count]
+    found: list[Frame] = []
+    lines = trace.splitlines()
+    for start in range(0, min(len(lines), 200), 10):
+        for frame in parse_frames("\n".join(lines[start : start + 10]), rules):
+            if is_in_app(frame, rules):
+                found.append(frame)
+                if len(found) == count:
+                    return found
+    return found
+
+
 def in_app_frames(trace: str | None, rules: GroupingRules) -> list[Frame]:
     """The in-app frames of a trace, innermost first."""
     if not trace:

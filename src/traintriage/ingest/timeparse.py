@@ -13,14 +13,16 @@ import calendar
 from datetime import UTC, datetime
 
 _HOUR_CACHE: dict[str, int] = {}
-_UTC_SUFFIXES = ("Z", "+00:00", "+0000", "")
 
 
 def _hour_epoch(prefix: str) -> int:
-    """Epoch seconds of 'YYYY-MM-DDTHH' (or with a space), cached."""
+    """Epoch seconds of 'YYYY-MM-DDTHH' (or with a space), validated and cached."""
     value = _HOUR_CACHE.get(prefix)
     if value is None:
+        if prefix[4] != "-" or prefix[7] != "-" or not prefix[:4].isdigit():
+            raise ValueError(prefix)
         year, month, day, hour = int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13])
+        datetime(year, month, day, hour)  # range check: raises ValueError
         value = calendar.timegm((year, month, day, hour, 0, 0, 0, 0, 0))
         if len(_HOUR_CACHE) > 100_000:
             _HOUR_CACHE.clear()
@@ -33,25 +35,32 @@ def parse_timestamp(text: str) -> float:
 
     Raises ValueError with a readable reason on anything else.
     """
-    n = len(text)
-    if n >= 19 and text[4] == "-" and text[7] == "-" and text[10] in "T " and text[13] == ":" and text[16] == ":":
-        rest = text[19:]
-        frac = 0.0
-        if rest.startswith("."):
-            end = 1
-            while end < len(rest) and rest[end].isdigit():
-                end += 1
-            frac = float("0" + rest[:end]) if end > 1 else 0.0
-            rest = rest[end:]
-        if rest in _UTC_SUFFIXES:
-            try:
-                base = _hour_epoch(text[:13])
-                minute, second = int(text[14:16]), int(text[17:19])
-            except ValueError:
-                raise ValueError(f"invalid timestamp {text[:40]!r}") from None
-            if minute > 59 or second > 60:
-                raise ValueError(f"invalid timestamp {text[:40]!r}")
-            return base + minute * 60 + second + frac
+    # Fast path: "YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|+00:00]" in UTC.
+    if text.endswith("Z"):
+        body = text[:-1]
+    elif text.endswith("+00:00"):
+        body = text[:-6]
+    else:
+        body = text
+    n = len(body)
+    if n >= 19 and (n == 19 or body[19] == ".") and body[10] in "T " and body[13] == ":" and body[16] == ":":
+        base = _HOUR_CACHE.get(body[:13])
+        try:
+            if base is None:
+                base = _hour_epoch(body[:13])
+            minute, second = int(body[14:16]), int(body[17:19])
+            frac = float(body[19:]) if n > 20 else 0.0
+        except ValueError:
+            raise ValueError(f"invalid timestamp {text[:40]!r}") from None
+        if minute > 59 or second > 60:
+            raise ValueError(f"invalid timestamp {text[:40]!r}")
+        return base + minute * 60 + second + frac
+    return _parse_slow(text)
+
+
+def _parse_slow(text: str) -> float:
+    """Offsets other than UTC, compact forms, epoch numbers."""
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-":
         try:
             parsed = datetime.fromisoformat(text.replace(" ", "T", 1))
         except ValueError:

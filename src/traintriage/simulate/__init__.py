@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from traintriage.simulate.engine import DEFAULT_EVENTS, Engine, Renderer
-from traintriage.simulate.formats import MALFORMED_KINDS, malformed
+from traintriage.simulate.formats import MALFORMED_KINDS, RID_LOW, malformed
 from traintriage.simulate.scenario import Scenario, build
 from traintriage.simulate.train import HOUR_US, deploy_log_lines, iso
 from traintriage.simulate.truth import README, POLICY, Tracker, bugs_json, train_json
@@ -87,15 +87,21 @@ def iter_event_lines(*, events: int, weeks: int = 4, seed: int = 1,
     sc = build(start, weeks, seed)
     eng = Engine(sc, events, seed)
     ren = Renderer(sc, eng.clock)
-    cache: dict[tuple[int, int], tuple[bytes, object]] = {}
-    iso_ts, hosts, wikis = eng.clock.iso, ren.hosts, ren.wikis
-    for _seg, batch in eng.batches():
-        for ts, bi, vi, wi, hi, u, pv, rid in batch:
-            t = cache.get((bi, vi))
-            if t is None:
-                t = cache[(bi, vi)] = ren.template("logstash", bi, vi)
-            h, w = hosts[hi], wikis[wi]
-            yield t[0] % t[1]((iso_ts(ts), h[0], h[1], h[2], w[0], w[1], w[2], u[0], u[1], u[2], rid) + pv)  # type: ignore[operator]
+    clock = eng.clock
+    hi_cache: dict[int, bytes] = {}
+    last_minute, prefix = -1, b""
+    for batch in eng.fast_batches(ren):
+        for ts, (host_part, tmpl, n), tail, t_req in batch:
+            minute, rem = divmod(ts, 60_000_000)
+            if minute != last_minute:
+                last_minute, prefix = minute, clock.minute_prefix(minute)
+                if len(hi_cache) > 64:
+                    hi_cache.clear()
+            sec = t_req // 1_000_000
+            hi = hi_cache.get(sec >> 8) or hi_cache.setdefault(sec >> 8, clock.rid_time_hi(sec))
+            rid = hi + RID_LOW[sec & 255] + host_part + tail
+            s, us = divmod(rem, 1_000_000)
+            yield tmpl % ((prefix, s, us, rid, rid) if n == 2 else (prefix, s, us, rid))
 
 
 def simulate(out_dir: Path, *, events: int = DEFAULT_EVENTS, weeks: int = 4, seed: int = 1,

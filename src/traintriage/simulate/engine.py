@@ -12,9 +12,18 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from typing import Any
 
 from traintriage.simulate.bugs import Bug
-from traintriage.simulate.formats import Clock, Template, build_template, json_escape, mod_unique_id
+from traintriage.simulate.formats import (
+    Clock,
+    Template,
+    build_template,
+    json_escape,
+    rid_host,
+    rid_tails,
+    slot,
+)
 from traintriage.simulate.scenario import Scenario
 from traintriage.simulate.train import Segment, segments
 from traintriage.simulate.wikis import (
@@ -31,7 +40,13 @@ from traintriage.simulate.wikis import (
 Event = tuple[int, int, int, int, int, tuple[bytes, bytes, bytes], tuple[bytes, ...], bytes]
 """(epoch µs, bug index, version index, wiki index, host index, (url, method, referrer JSON), variables, reqId)."""
 
+FastSkeleton = tuple[bytes, bytes, int]
+"""(reqId host part, %-template taking (minute prefix, second, µs) then `n` reqIds, n)."""
+FastEvent = tuple[int, FastSkeleton, bytes, int]
+"""(epoch µs, skeleton, reqId tail, epoch µs of the request for the reqId)."""
+
 DEFAULT_EVENTS = 200_000
+_TS, _RID = slot("ts").encode(), slot("reqid").encode()
 _TABLE = 4096
 
 
@@ -101,7 +116,8 @@ class Engine:
         self.factor = [self.story if p.bug.scale == "story" else 1.0 if p.bug.scale == "fixed" else self.scale
                        for p in self.plans]
         self._urls: dict[tuple[str, int], list[tuple[bytes, bytes, bytes]]] = {}
-        self.host_ip = [h.ip for h in HOSTS]
+        self.rid_host = [rid_host(h.ip) for h in HOSTS]
+        self.rid_tails = rid_tails(random.Random(f"{seed}/reqid"))
 
     def expected(self) -> dict[str, float]:
         """Expected lines per scale class at factor 1."""
@@ -154,13 +170,70 @@ class Engine:
             out.sort()
             yield seg, out
 
+    def fast_batches(self, ren: Renderer, fmt: str = "logstash", variety_bits: int = 6) -> Iterator[list[FastEvent]]:
+        """Like batches(), but each (bug, group, version) draws from 2**variety_bits pre-rendered events.
+
+        Only the timestamp and reqId change per event, so a line is one small
+        ``%`` operation: what throughput benchmarks need.
+        """
+        rng = self.rng
+        rnd, bits = rng.random, rng.getrandbits
+        tails = self.rid_tails
+        skels: dict[tuple[int, int, int], list[FastSkeleton | None]] = {}
+        for seg in self.segments:
+            out: list[FastEvent] = []
+            t0, dur = seg.t0, seg.t1 - seg.t0
+            for bi, p in enumerate(self.plans):
+                b = p.bug
+                if b.window is not None and not b.window[0] <= t0 < b.window[1]:
+                    continue
+                base = p.rate * self.factor[bi]
+                for g in range(4):
+                    sh = p.share[g]
+                    if not sh:
+                        continue
+                    vi = seg.state[g]
+                    m = b.multiplier(vi, t0)
+                    n = poisson(rng, base * m * sh * seg.requests[g]) if m else 0
+                    if not n:
+                        continue
+                    pool = skels.get((bi, g, vi))
+                    if pool is None:
+                        pool = skels[(bi, g, vi)] = [None] * (1 << variety_bits)
+                    for _ in range(n):
+                        j = bits(variety_bits)
+                        sk = pool[j]
+                        if sk is None:
+                            sk = pool[j] = self._skeleton(ren, fmt, seg, bi, p, g, vi)
+                        ts = t0 + int(rnd() * dur)
+                        ev = (ts, sk, tails[bits(16)], ts)
+                        out.append(ev)
+                        if p.burst > 1:
+                            for _j in range(bits(8) % p.burst):
+                                out.append((min(ts + 200 + int(rnd() * 3000), seg.t1 - 1), sk, ev[2], ts))
+            out.sort()
+            yield out
+
+    def _skeleton(self, ren: Renderer, fmt: str, seg: Segment, bi: int, p: _BugPlan, g: int, vi: int) -> FastSkeleton:
+        one: list[Event] = []
+        self._emit(one, 1, seg, bi, p, g, vi)
+        ts, _, _, wi, hi, u, pv, _ = one[0]
+        tmpl, get = ren.template(fmt, bi, vi)
+        h, w = ren.hosts[hi], ren.wikis[wi]
+        line = tmpl % get((_TS, _RID, h[0], h[1], h[2], w[0], w[1], w[2], u[0], u[1], u[2]) + pv)
+        assert line.startswith(b'{"@timestamp":"' + _TS) and line.count(_TS) == 1
+        line = line.replace(b"%", b"%%").replace(_TS, b"%s%02d.%06d+00:00")
+        n = line.count(_RID)
+        assert 1 <= n <= 2, line
+        return self.rid_host[hi], line.replace(_RID, b"%s"), n
+
     def _emit(self, out: list[Event], n: int, seg: Segment, bi: int, p: _BugPlan, g: int, vi: int) -> None:
         rng = self.rng
         rnd, bits = rng.random, rng.getrandbits
         table, entries, pool, host = p.tables[g], p.entries, p.pool, p.host
         npool = len(pool)
         t0, dur = seg.t0, seg.t1 - seg.t0
-        secs4, host_ip = self.clock.secs4, self.host_ip
+        rid_time, rid_hosts, tails, urls = self.clock.rid_time, self.rid_host, self.rid_tails, self._urls
         for _ in range(n):
             x = bits(64)
             wi = table[x & 4095]
@@ -170,15 +243,15 @@ class Engine:
                 hi = hosts[((x >> 16) & 0xFFFF) % len(hosts)]
             else:
                 hi = host
-            u = self._urls_for(entry, wi)[(x >> 32) & 15]
-            pv = pool[(x >> 36) % npool]
+            upool = urls.get((entry, wi)) or self._urls_for(entry, wi)
             ts = t0 + int(rnd() * dur)
-            rid = mod_unique_id(secs4(ts), host_ip[hi], bits(72))
-            out.append((ts, bi, vi, wi, hi, u, pv, rid))
+            ev = (ts, bi, vi, wi, hi, upool[(x >> 32) & 15], pool[(x >> 36) % npool],
+                  rid_time(ts) + rid_hosts[hi] + tails[bits(16)])
+            out.append(ev)
             if p.burst > 1:
                 for _j in range((x >> 60) % p.burst):
                     ts = min(ts + 200 + int(rnd() * 3000), seg.t1 - 1)
-                    out.append((ts, bi, vi, wi, hi, u, pv, rid))
+                    out.append((ts, *ev[1:]))
 
 
 class Renderer:
@@ -202,4 +275,4 @@ class Renderer:
         ts, bi, vi, wi, hi, u, pv, rid = ev
         tmpl, get = self.template(fmt, bi, vi)
         h, w = self.hosts[hi], self.wikis[wi]
-        return tmpl % get((self.ts_format[fmt](ts), h[0], h[1], h[2], w[0], w[1], w[2], u[0], u[1], u[2], rid) + pv)
+        return tmpl % get((self.ts_format[fmt](ts), rid, h[0], h[1], h[2], w[0], w[1], w[2], u[0], u[1], u[2]) + pv)

@@ -21,7 +21,7 @@ import msgspec
 if TYPE_CHECKING:
     from traintriage.simulate.bugs import Bug
 
-SLOTS = ("ts", "host", "sg", "php", "wiki", "server", "shard", "url", "method", "referrer", "reqid",
+SLOTS = ("ts", "reqid", "host", "sg", "php", "wiki", "server", "shard", "url", "method", "referrer",
          "v0", "v1", "v2", "v3", "r0", "r1", "r2", "r3")
 _SLOT_INDEX = {n: i for i, n in enumerate(SLOTS)}
 _SENTINEL = re.compile(rb'"\xee\x80\x82(\w+)\xee\x80\x83"|\xee\x80\x80(\w+)\xee\x80\x81')
@@ -126,11 +126,12 @@ def build_template(fmt: str, bug: Bug, version: str, vi: int) -> Template:
 # --- timestamps and request ids ----------------------------------------------------------------
 
 class Clock:
-    """Formats epoch microseconds fast by caching the per-hour prefix."""
+    """Formats epoch microseconds fast: events come in time order, so the minute is usually cached."""
 
     def __init__(self) -> None:
         self._hours: dict[int, tuple[bytes, bytes]] = {}
-        self._secs: dict[int, bytes] = {}
+        self._minute = (-1, b"", b"")
+        self._rid_hi: dict[int, bytes] = {}
 
     def _prefix(self, hour: int) -> tuple[bytes, bytes]:
         p = self._hours.get(hour)
@@ -140,39 +141,63 @@ class Clock:
             self._hours[hour] = p
         return p
 
+    def _min(self, minute: int) -> tuple[int, bytes, bytes]:
+        m = self._minute
+        if m[0] != minute:
+            hour, mm = divmod(minute, 60)
+            iso_p, text_p = self._prefix(hour)
+            m = self._minute = (minute, b"%s%02d:" % (iso_p, mm), b"%s%02d:" % (text_p, mm))
+        return m
+
+    def minute_prefix(self, minute: int) -> bytes:
+        """`2021-01-19T18:05:` for an epoch minute."""
+        return self._min(minute)[1]
+
+    def rid_time_hi(self, sec: int) -> bytes:
+        """First 4 chars of a mod_unique_id: the top 3 bytes of the time (change every 256 s)."""
+        hi = self._rid_hi.get(sec >> 8)
+        if hi is None:
+            if len(self._rid_hi) > 256:
+                self._rid_hi.clear()
+            hi = self._rid_hi[sec >> 8] = _b64(struct.pack(">I", sec)[:3])
+        return hi
+
     def iso(self, ts: int) -> bytes:
-        hour, rem = divmod(ts, 3_600_000_000)
-        m, rem = divmod(rem, 60_000_000)
+        minute, rem = divmod(ts, 60_000_000)
         s, us = divmod(rem, 1_000_000)
-        return b"%s%02d:%02d.%06d+00:00" % (self._prefix(hour)[0], m, s, us)
+        return b"%s%02d.%06d+00:00" % (self._min(minute)[1], s, us)
 
     def ecs(self, ts: int) -> bytes:
-        hour, rem = divmod(ts, 3_600_000_000)
-        m, rem = divmod(rem, 60_000_000)
-        s, us = divmod(rem, 1_000_000)
-        return b"%s%02d:%02d.%03dZ" % (self._prefix(hour)[0], m, s, us // 1000)
+        minute, rem = divmod(ts, 60_000_000)
+        return b"%s%02d.%03dZ" % (self._min(minute)[1], rem // 1_000_000, rem % 1_000_000 // 1000)
 
     def text(self, ts: int) -> bytes:
-        hour, rem = divmod(ts, 3_600_000_000)
-        m, rem = divmod(rem, 60_000_000)
-        return b"%s%02d:%02d" % (self._prefix(hour)[1], m, rem // 1_000_000)
+        minute, rem = divmod(ts, 60_000_000)
+        return b"%s%02d" % (self._min(minute)[2], rem // 1_000_000)
 
-    def secs4(self, ts: int) -> bytes:
+    def rid_time(self, ts: int) -> bytes:
+        """First 8 chars of a mod_unique_id: 4 bytes of time and the 10.64 of the server IP."""
         sec = ts // 1_000_000
-        b = self._secs.get(sec)
-        if b is None:
-            if len(self._secs) > 4096:
-                self._secs.clear()
-            b = self._secs[sec] = struct.pack(">I", sec)
-        return b
+        return self.rid_time_hi(sec) + RID_LOW[sec & 255]
+
+
+def _b64(b: bytes) -> bytes:
+    return binascii.b2a_base64(b, newline=False).translate(_B64_ALT)
 
 
 _B64_ALT = bytes.maketrans(b"+/", b"@-")
+RID_LOW = [_b64(bytes((i, 10, 64))) for i in range(256)]
 
 
-def mod_unique_id(secs4: bytes, ip4: bytes, rnd80: int) -> bytes:
-    """Apache mod_unique_id style reqId (24 chars): time, server IP, pid/counter/thread."""
-    return binascii.b2a_base64(secs4 + ip4 + rnd80.to_bytes(10, "big"), newline=False).translate(_B64_ALT)
+def rid_host(ip4: bytes) -> bytes:
+    """Chars 9-12 of a mod_unique_id: the last two IP bytes and the high pid byte (0)."""
+    assert ip4[:2] == b"\x0a\x40"
+    return binascii.b2a_base64(ip4[2:] + b"\x00", newline=False).translate(_B64_ALT)
+
+
+def rid_tails(rng: random.Random, n: int = 65536) -> list[bytes]:
+    """Last 12 chars (pid, counter, thread index): a seeded pool, so a reqId costs two joins."""
+    return [binascii.b2a_base64(rng.randbytes(9), newline=False).translate(_B64_ALT) for _ in range(n)]
 
 
 # --- malformed lines -----------------------------------------------------------------------------

@@ -1,0 +1,499 @@
+"""The train-level verdict: may version V go to the next group? (domain.md §6 decision model)
+
+Rules are evaluated in a fixed order, every one of them is recorded (fired or not,
+with its evidence), and the first that fires decides:
+
+1. ROLLBACK  aggregate error-request rate up, scap's absolute net breached, or a
+             NEW/REGRESSED critical signature above the logspam rate;
+2. NO-GO     a `blocker` review, or an unreviewed NEW/REGRESSED critical signature;
+3. HOLD      logspam, or unreviewed non-critical NEW/REGRESSED signatures;
+4. INCONCLUSIVE  not deployed, too early, or too little traffic;
+5. GO.
+
+Reviews come from triage: not-blocker/known/expected/duplicate/fixed stop a signature
+from blocking, needs-info keeps it blocking, blocker forces no-go. Single-host
+spikes and deprecations never block (listed only), unless a human says blocker.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from traintriage.detect import stats
+from traintriage.detect.classify import Classification, Entry, Label
+from traintriage.detect.config import DetectionConfig
+from traintriage.detect.inputs import TrainSnapshot
+from traintriage.ingest.timeparse import iso
+
+__all__ = [
+    "NON_BLOCKING_VERDICTS",
+    "RULES",
+    "Decision",
+    "Review",
+    "ReviewVerdict",
+    "RuleResult",
+    "Verdict",
+    "decide",
+    "gate_exit_code",
+    "top_offenders",
+]
+
+Verdict = Literal["rollback", "no-go", "hold", "inconclusive", "go"]
+ReviewVerdict = Literal["blocker", "not-blocker", "known", "expected", "duplicate", "fixed", "needs-info"]
+
+NON_BLOCKING_VERDICTS: frozenset[str] = frozenset({"not-blocker", "known", "expected", "duplicate", "fixed"})
+"""Review verdicts that stop a signature from blocking the train."""
+
+_EXIT_CODES: Mapping[str, int] = {"go": 0, "no-go": 1, "hold": 1, "rollback": 1, "inconclusive": 2}
+
+
+@dataclass(frozen=True)
+class Review:
+    """A human's triage verdict on one signature (filled by the triage workflow)."""
+
+    signature: str
+    verdict: ReviewVerdict
+    reviewer: str
+    at: float
+    task: str | None = None  # e.g. "T123456"
+
+    def __post_init__(self) -> None:
+        if self.verdict not in get_args(ReviewVerdict):
+            raise ValueError(f"review verdict must be one of {get_args(ReviewVerdict)}, got {self.verdict!r}")
+
+    @property
+    def clears(self) -> bool:
+        """True when the signature no longer blocks (needs-info and blocker keep blocking)."""
+        return self.verdict in NON_BLOCKING_VERDICTS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "reviewer": self.reviewer, "at": iso(self.at), "task": self.task}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule as checked: did it fire, and on what evidence."""
+
+    id: str
+    verdict: Verdict
+    description: str
+    fired: bool
+    detail: str
+    signatures: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "verdict": self.verdict,
+            "description": self.description,
+            "fired": self.fired,
+            "detail": self.detail,
+            "signatures": list(self.signatures),
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict, the rule that decided it, every rule checked, and the evidence."""
+
+    version: str
+    at: float
+    stage: str | None
+    next_stage: str | None
+    verdict: Verdict
+    rule: str
+    rules: tuple[RuleResult, ...]
+    classification: Classification
+    reviews: Mapping[str, Review] = field(default_factory=dict)
+    blocking: frozenset[str] = frozenset()  # signatures behind a non-go verdict's fired rules
+    owners_to_ping: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON of `train status --json` (schema in docs/detection.md)."""
+        c = self.classification
+        return {
+            "version": self.version,
+            "at": iso(self.at),
+            "stage": self.stage,
+            "next_stage": self.next_stage,
+            "verdict": self.verdict,
+            "rule": self.rule,
+            "rules": [r.to_dict() for r in self.rules],
+            "new": [self._entry(e) for e in c.new],
+            "regressed": [self._entry(e) for e in c.regressed],
+            "logspam": [self._entry(e) for e in c.logspam],
+            "fixed": [self._entry(e) for e in c.fixed],
+            "deprecation": [self._entry(e) for e in c.deprecation],
+            "single_host": [self._entry(e) for e in c.single_host],
+            "exposure": _exposure_dict(c),
+        }
+
+    def _entry(self, e: Entry) -> dict[str, Any]:
+        review = self.reviews.get(e.signature)
+        return {
+            "signature": e.signature,
+            "title": e.title,
+            "channel": e.channel,
+            "level": e.level,
+            "labels": [str(label) for label in e.labels],
+            "critical": e.critical,
+            "blocking": e.signature in self.blocking,
+            "counts": {
+                s.group: {
+                    "candidate_events": s.candidate_events,
+                    "candidate_requests": s.candidate_requests,
+                    "baseline_events": s.baseline_events,
+                    "baseline_requests": s.baseline_requests,
+                }
+                for s in e.strata
+            },
+            "events": e.events,
+            "requests": e.requests,
+            "wikis": e.wikis,
+            "hosts": e.hosts,
+            "top_host": e.top_host,
+            "top_host_share": _num(e.top_host_share),
+            "first_seen": iso(e.first_seen) if e.first_seen is not None else None,
+            "last_seen": iso(e.last_seen) if e.last_seen is not None else None,
+            "max_events_1h": e.max_events_1h,
+            "max_events_12h": e.max_events_12h,
+            "exposure": {
+                "candidate": _num(e.exposure.candidate),
+                "baseline": _num(e.exposure.baseline),
+                "source": e.exposure.source,
+            },
+            "p": _num(e.p),
+            "q": _num(e.q),
+            "rr": _num(e.rr),
+            "rr_lower": _num(e.rr_lower),
+            "excess": _num(e.excess),
+            "method": e.method,
+            "reason": e.reason,
+            "owner": None,
+            "review": review.to_dict() if review is not None else None,
+        }
+
+
+def _num(x: float | None) -> float | None:
+    """JSON has no infinity: non-finite numbers become null (rr of a brand-new signature)."""
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _exposure_dict(c: Classification) -> dict[str, Any]:
+    r = c.readiness
+    return {
+        "source": r.exposure_source,
+        "candidate_requests": _num(r.exposure_candidate),
+        "baseline_requests": _num(r.exposure_baseline),
+        "min_requests": r.min_exposure_requests,
+        "stage_age_minutes": _num(r.stage_age_minutes),
+        "min_stage_minutes": _num(r.min_stage_minutes),
+        "sufficient": r.sufficient,
+        "ready_in_minutes": _num(r.ready_in_minutes),
+        "reasons": list(r.reasons),
+        "tested_signatures": c.tested,
+        "notes": list(c.notes),
+    }
+
+
+# --------------------------------------------------------------------------- #
+# decide
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class _Context:
+    snapshot: TrainSnapshot
+    classification: Classification
+    config: DetectionConfig
+    reviews: Mapping[str, Review]
+
+    def open_(self, entries: Sequence[Entry]) -> list[Entry]:
+        """Entries without a review that clears them (needs-info counts as open)."""
+        out = []
+        for e in entries:
+            review = self.reviews.get(e.signature)
+            if review is None or not review.clears:
+                out.append(e)
+        return out
+
+    def unreviewed(self, entries: Sequence[Entry]) -> list[Entry]:
+        """Open entries not already reviewed as blocker (those are counted by nogo.blocker-review)."""
+        return [e for e in self.open_(entries) if _verdict_of(self.reviews, e) != "blocker"]
+
+
+def _verdict_of(reviews: Mapping[str, Review], e: Entry) -> str | None:
+    review = reviews.get(e.signature)
+    return review.verdict if review is not None else None
+
+
+_Rule = Callable[[_Context], RuleResult]
+
+
+def decide(
+    snapshot: TrainSnapshot,
+    classification: Classification,
+    config: DetectionConfig,
+    reviews: Mapping[str, Review] | None = None,
+) -> Decision:
+    """Check every rule in order; the first that fires gives the verdict (GO if none does)."""
+    ctx = _Context(snapshot, classification, config, dict(reviews or {}))
+    results = [rule(ctx) for rule in RULES]
+    fired = [r for r in results if r.fired]
+    first = fired[0] if fired else _go(results)
+    results.append(_go(results))
+    blocking = frozenset(s for r in fired if r.verdict in ("rollback", "no-go", "hold") for s in r.signatures)
+    return Decision(
+        version=snapshot.version,
+        at=snapshot.at,
+        stage=snapshot.stage,
+        next_stage=snapshot.next_stage,
+        verdict=first.verdict,
+        rule=first.id,
+        rules=tuple(results),
+        classification=classification,
+        reviews=ctx.reviews,
+        blocking=blocking,
+    )
+
+
+def _go(results: Sequence[RuleResult]) -> RuleResult:
+    fired = not any(r.fired for r in results)
+    detail = "no rule above fired" if fired else "not reached: a rule above fired"
+    return RuleResult("go", "go", "GO: nothing blocks the next stage", fired, detail)
+
+
+def gate_exit_code(decision: Decision) -> int:
+    """Exit status of `traintriage gate`: 0 go, 1 no-go/hold/rollback, 2 inconclusive."""
+    return _EXIT_CODES[decision.verdict]
+
+
+def top_offenders(decision: Decision, n: int = 5) -> list[Entry]:
+    """The n entries most worth a deployer's look: blocking ones first, then by severity.
+
+    Like scap's 'top 5 errors' on a failed canary. FIXED entries are never offenders.
+    """
+    entries = [e for e in decision.classification.entries if e.labels != (Label.FIXED,)]
+    ranked = sorted(
+        entries, key=lambda e: (e.signature not in decision.blocking, e.severity, -e.requests, e.signature)
+    )
+    return ranked[: max(0, n)]
+
+
+# --------------------------------------------------------------------------- #
+# Rules, in evaluation order
+# --------------------------------------------------------------------------- #
+
+
+def _blockable(c: Classification, label: Label) -> list[Entry]:
+    """NEW or REGRESSED entries that can block: not single-host, not deprecations."""
+    return c.new if label is Label.NEW else c.regressed
+
+
+def _ids(entries: Sequence[Entry]) -> tuple[str, ...]:
+    return tuple(e.signature for e in entries)
+
+
+def _describe(entries: Sequence[Entry], limit: int = 5) -> str:
+    shown = [f"{e.signature} ({e.channel}: {e.title[:60]})" for e in entries[:limit]]
+    more = f" and {len(entries) - limit} more" if len(entries) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _rollback_aggregate(ctx: _Context) -> RuleResult:
+    cfg, snap = ctx.config, ctx.snapshot
+    rid, desc = (
+        "rollback.aggregate-rate",
+        f"ROLLBACK: all error requests of V vs baseline, RR_L >= {cfg.aggregate_rr_lower:g} with p < {cfg.aggregate_alpha:g}",
+    )
+    if snap.stage is None:
+        return RuleResult(rid, "rollback", desc, False, "not deployed: nothing to roll back")
+    exposed = [w for w in snap.windows if w.exposure_candidate and w.exposure_baseline]
+    if not exposed:
+        return RuleResult(rid, "rollback", desc, False, "not evaluated: exposure unknown")
+    t1 = sum(w.exposure_candidate or 0.0 for w in exposed)
+    t0 = sum(w.exposure_baseline or 0.0 for w in exposed)
+    x1, x0 = snap.aggregate_candidate_requests, snap.aggregate_baseline_requests
+    result = stats.compare(x1, t1, x0, t0, cfg.rr_alpha)
+    fired = result.rr_lower >= cfg.aggregate_rr_lower and result.p < cfg.aggregate_alpha
+    detail = (
+        f"V {x1} error requests in {t1:,.0f} requests vs baseline {x0} in {t0:,.0f}: "
+        f"RR {_fmt(result.rr)}, RR_L {_fmt(result.rr_lower)}, p = {result.p:.2g}"
+    )
+    return RuleResult(rid, "rollback", desc, fired, detail)
+
+
+def _fmt(x: float) -> str:
+    return "inf" if math.isinf(x) else ("n/a" if math.isnan(x) else f"{x:.2f}")
+
+
+def _rollback_net(ctx: _Context) -> RuleResult:
+    cfg, snap = ctx.config, ctx.snapshot
+    threshold = cfg.window_threshold(snap.stage)
+    kind = "canary" if threshold == cfg.canary_threshold else "production"
+    desc = (
+        f"ROLLBACK: scap's absolute net, >= {cfg.canary_threshold} errors per {cfg.gate_window_seconds} s "
+        f"on testwikis/group0, >= {cfg.production_threshold} after"
+    )
+    if snap.stage is None:
+        return RuleResult(
+            "rollback.absolute-net", "rollback", desc, False, "not deployed: nothing to roll back"
+        )
+    fired = snap.max_window_events >= threshold
+    detail = f"busiest {cfg.gate_window_seconds} s window: {snap.max_window_events} errors ({kind} threshold {threshold})"
+    return RuleResult("rollback.absolute-net", "rollback", desc, fired, detail)
+
+
+def _rollback_critical_rate(ctx: _Context) -> RuleResult:
+    cfg, c = ctx.config, ctx.classification
+    desc = f"ROLLBACK: a NEW/REGRESSED critical signature above {cfg.rollback_fatal_per_hour} events/h"
+    if ctx.snapshot.stage is None:
+        return RuleResult(
+            "rollback.critical-rate", "rollback", desc, False, "not deployed: nothing to roll back"
+        )
+    hot = [
+        e
+        for e in ctx.open_(c.new + c.regressed)
+        if e.critical and e.max_events_1h > cfg.rollback_fatal_per_hour
+    ]
+    detail = (
+        "; ".join(f"{e.signature} ({e.channel}) {e.max_events_1h} events in its busiest hour" for e in hot)
+        or "none"
+    )
+    return RuleResult("rollback.critical-rate", "rollback", desc, bool(hot), detail, _ids(hot))
+
+
+def _nogo_blocker_review(ctx: _Context) -> RuleResult:
+    blockers = sorted(r.signature for r in ctx.reviews.values() if r.verdict == "blocker")
+    desc = "NO-GO: a signature reviewed as blocker (re-review it as fixed to release)"
+    detail = ", ".join(_review_note(ctx.reviews[s]) for s in blockers)
+    return RuleResult("nogo.blocker-review", "no-go", desc, bool(blockers), detail or "none", tuple(blockers))
+
+
+def _review_note(r: Review) -> str:
+    task = f", {r.task}" if r.task else ""
+    return f"{r.signature} (by {r.reviewer}{task})"
+
+
+def _nogo_critical_new(ctx: _Context) -> RuleResult:
+    found = [e for e in ctx.unreviewed(_blockable(ctx.classification, Label.NEW)) if e.critical]
+    desc = "NO-GO: a NEW signature in a critical channel (fatal, exception) is not reviewed"
+    return RuleResult(
+        "nogo.unreviewed-critical-new", "no-go", desc, bool(found), _describe(found) or "none", _ids(found)
+    )
+
+
+def _nogo_critical_regressed(ctx: _Context) -> RuleResult:
+    m = ctx.classification.tested
+    found = [
+        e
+        for e in ctx.unreviewed(_blockable(ctx.classification, Label.REGRESSED))
+        if e.critical and e.auto_significant
+    ]
+    desc = (
+        "NO-GO: a REGRESSED signature in a critical channel is not reviewed and passes Bonferroni "
+        f"(p <= {ctx.config.auto_alpha:g}/{m})"
+    )
+    return RuleResult(
+        "nogo.unreviewed-critical-regressed",
+        "no-go",
+        desc,
+        bool(found),
+        _describe(found) or "none",
+        _ids(found),
+    )
+
+
+def _hold_new(ctx: _Context) -> RuleResult:
+    found = [e for e in ctx.unreviewed(_blockable(ctx.classification, Label.NEW)) if not e.critical]
+    desc = "HOLD: NEW signatures in non-critical channels need triage"
+    return RuleResult(
+        "hold.unreviewed-new", "hold", desc, bool(found), _describe(found) or "none", _ids(found)
+    )
+
+
+def _hold_regressed(ctx: _Context) -> RuleResult:
+    found = [
+        e
+        for e in ctx.unreviewed(_blockable(ctx.classification, Label.REGRESSED))
+        if not (e.critical and e.auto_significant)
+    ]
+    desc = "HOLD: REGRESSED signatures need triage (non-critical, or critical below the Bonferroni bar)"
+    return RuleResult(
+        "hold.unreviewed-regressed", "hold", desc, bool(found), _describe(found) or "none", _ids(found)
+    )
+
+
+def _hold_logspam(ctx: _Context) -> RuleResult:
+    cfg = ctx.config
+    found = ctx.unreviewed(ctx.classification.logspam)
+    desc = f"HOLD: logspam, a NEW/REGRESSED signature over {cfg.logspam_per_hour}/h or {cfg.logspam_per_12h}/12 h"
+    detail = (
+        "; ".join(f"{e.signature}: {e.max_events_1h}/h, {e.max_events_12h}/12 h" for e in found) or "none"
+    )
+    return RuleResult("hold.logspam", "hold", desc, bool(found), detail, _ids(found))
+
+
+def _inconclusive_not_deployed(ctx: _Context) -> RuleResult:
+    snap = ctx.snapshot
+    desc = "INCONCLUSIVE: V is not deployed to any group"
+    detail = (
+        "rolled back" if snap.rolled_back else ("not deployed" if snap.stage is None else f"on {snap.stage}")
+    )
+    return RuleResult("inconclusive.not-deployed", "inconclusive", desc, snap.stage is None, detail)
+
+
+def _inconclusive_too_early(ctx: _Context) -> RuleResult:
+    r = ctx.classification.readiness
+    desc = "INCONCLUSIVE: the stage has not run V for its minimum time"
+    if r.stage_age_minutes is None:
+        detail = "stage age unknown" if r.stage is not None else "not deployed"
+    else:
+        detail = f"{r.stage} age {r.stage_age_minutes:.0f} min, minimum {r.min_stage_minutes:g} min"
+    return RuleResult(
+        "inconclusive.too-early", "inconclusive", desc, r.too_young, _with_eta(detail, r.ready_in_minutes)
+    )
+
+
+def _inconclusive_low_exposure(ctx: _Context) -> RuleResult:
+    r = ctx.classification.readiness
+    desc = f"INCONCLUSIVE: V has served fewer than {r.min_exposure_requests:,} requests"
+    if r.exposure_candidate is None:
+        detail = "exposure unknown: not checked"
+    elif r.exposure_source != "requests":
+        detail = (
+            f"exposure is {r.exposure_source} (relative units): the minimum applies to imported requests only"
+        )
+    else:
+        detail = f"V served {r.exposure_candidate:,.0f} requests ({r.exposure_source})"
+    return RuleResult(
+        "inconclusive.low-exposure",
+        "inconclusive",
+        desc,
+        r.low_exposure,
+        _with_eta(detail, r.ready_in_minutes),
+    )
+
+
+def _with_eta(detail: str, eta: float | None) -> str:
+    return detail if eta is None else f"{detail}; ready in about {math.ceil(eta)} min"
+
+
+RULES: tuple[_Rule, ...] = (
+    _rollback_aggregate,
+    _rollback_net,
+    _rollback_critical_rate,
+    _nogo_blocker_review,
+    _nogo_critical_new,
+    _nogo_critical_regressed,
+    _hold_logspam,
+    _hold_new,
+    _hold_regressed,
+    _inconclusive_not_deployed,
+    _inconclusive_too_early,
+    _inconclusive_low_exposure,
+)
+"""Evaluation order of §6; `go` is appended when none fires."""

@@ -14,7 +14,7 @@ import re
 from urllib.parse import quote, unquote
 
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}(?::|[0-9a-fA-F]{1,4})(?![\w:])")
+_IPV6 = re.compile(r"(?<![\w:])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:])")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _USER_TITLE = re.compile(
     r"((?:User|User_talk|User talk|Special:Contributions|Special:Contribs|Benutzer|Utilisateur|Usuario)(?::|%3A|/))([^/?&#\s\"'<>]+)",
@@ -47,11 +47,18 @@ def redact_query(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Redact IPs, e-mails, user names and URL query values inside free text."""
+    text = redact_query(text)
     text = _EMAIL.sub("<email>", text)
     text = _IPV4.sub("<ip>", text)
-    text = _IPV6.sub("<ip>", text)
-    text = _USER_TITLE.sub(lambda m: m.group(1) + "<user>", text)
-    return redact_query(text)
+    text = _IPV6.sub(_ipv6, text)
+    return _USER_TITLE.sub(lambda m: m.group(1) + "<user>", text)
+
+
+def _ipv6(match: re.Match[str]) -> str:
+    """Only full (7 colons) or compressed ('::') IPv6 addresses; not clock times like 12:30:45."""
+    value = match.group(0)
+    ok = ("::" in value or value.count(":") == 7) and any(c.isdigit() for c in value)  # not Feed::add
+    return "<ip>" if ok else value
 
 
 def redact_url(url: str) -> str:

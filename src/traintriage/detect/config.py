@@ -84,6 +84,9 @@ class DetectionConfig:
     """Aggregate error-request rate: RR_L at least this ... (§6 rollback a)."""
     aggregate_alpha: float = 1e-4
     """... with p below this recommends rollback (§6 rollback a)."""
+    aggregate_channels: tuple[str, ...] = ("exception", "error", "fatal")
+    """Channels the store sums into the aggregate (store/snapshot.py ERROR_CHANNELS); used to take
+    single-host and reviewed signatures back out of it."""
     min_exposure_requests: int = 50_000
     """Below this many requests served by V (when known) the answer is INCONCLUSIVE (§6)."""
     min_stage_minutes: Mapping[str, float] = field(default_factory=_default_min_stage_minutes)

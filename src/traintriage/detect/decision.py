@@ -316,14 +316,37 @@ def _rollback_aggregate(ctx: _Context) -> RuleResult:
         return RuleResult(rid, "rollback", desc, False, "not evaluated: exposure unknown")
     t1 = sum(w.exposure_candidate or 0.0 for w in exposed)
     t0 = sum(w.exposure_baseline or 0.0 for w in exposed)
-    x1, x0 = snap.aggregate_candidate_requests, snap.aggregate_baseline_requests
+    x1, x0, excluded = _aggregate_counts(ctx)
     result = stats.compare(x1, t1, x0, t0, cfg.rr_alpha)
     fired = result.rr_lower >= cfg.aggregate_rr_lower and result.p < cfg.aggregate_alpha
     detail = (
         f"V {x1} error requests in {t1:,.0f} requests vs baseline {x0} in {t0:,.0f}: "
         f"RR {_fmt(result.rr)}, RR_L {_fmt(result.rr_lower)}, p = {result.p:.2g}"
     )
+    if excluded:
+        detail += f" (without {len(excluded)} single-host or reviewed signatures)"
     return RuleResult(rid, "rollback", desc, fired, detail)
+
+
+def _aggregate_counts(ctx: _Context) -> tuple[int, int, tuple[str, ...]]:
+    """The snapshot's aggregate minus single-host spikes and signatures reviewed as not blocking.
+
+    A one-host spike must not roll a train back through the back door of the aggregate,
+    and a signature a human cleared should not keep the aggregate alarm on forever.
+    """
+    snap, cfg = ctx.snapshot, ctx.config
+    x1, x0 = snap.aggregate_candidate_requests, snap.aggregate_baseline_requests
+    aggregated = {c.lower() for c in cfg.aggregate_channels}
+    excluded = []
+    for e in ctx.classification.entries:
+        if e.channel.lower() not in aggregated:
+            continue
+        review = ctx.reviews.get(e.signature)
+        if e.has(Label.SINGLE_HOST) or (review is not None and review.clears):
+            x1 -= e.requests
+            x0 -= sum(s.baseline_requests for s in e.strata)
+            excluded.append(e.signature)
+    return max(0, x1), max(0, x0), tuple(excluded)
 
 
 def _fmt(x: float) -> str:

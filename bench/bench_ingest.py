@@ -113,7 +113,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--drain-events", type=int, default=200_000)
-    ap.add_argument("--rss-events", type=int, default=0, help="also measure peak RSS for this many events (e.g. 10000000)")
+    ap.add_argument(
+        "--rss-events", type=int, default=0, help="also measure peak RSS for this many events (e.g. 10000000)"
+    )
     ap.add_argument("--seed", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,18 +132,26 @@ def main() -> None:
     ours_rate = n / ours
     print("\n| measure | events | seconds | events/s | ours ÷ this |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| traintriage ingest (read+parse+group+store, SQLite, 1 core) | {n:,} | {ours:.2f} | {ours_rate:,.0f} | 1.00 |")
-    print(f"| baseline: stdlib json.loads per line (parse only) | {n:,} | {json_s:.2f} | {n / json_s:,.0f} | {ours_rate / (n / json_s):.2f} |")
+    print(
+        f"| traintriage ingest (read+parse+group+store, SQLite, 1 core) | {n:,} | {ours:.2f} | {ours_rate:,.0f} | 1.00 |"
+    )
+    print(
+        f"| baseline: stdlib json.loads per line (parse only) | {n:,} | {json_s:.2f} | {n / json_s:,.0f} | {ours_rate / (n / json_s):.2f} |"
+    )
     if drain_s is not None:
         d_rate = len(msgs) / drain_s
-        print(f"| baseline: Drain3 0.9.11 default, grouping only | {len(msgs):,} | {drain_s:.2f} | {d_rate:,.0f} | {ours_rate / d_rate:.2f} |")
+        print(
+            f"| baseline: Drain3 0.9.11 default, grouping only | {len(msgs):,} | {drain_s:.2f} | {d_rate:,.0f} | {ours_rate / d_rate:.2f} |"
+        )
     else:
         print("| baseline: Drain3 | not installed (pip install drain3) | | | |")
     print("\nstore after ingest (rows): " + ", ".join(f"{k} {v:,}" for k, v in stats.items()))
     if args.rss_events:
         rss, secs = peak_rss_mb(args.rss_events, args.seed)
-        print(f"\npeak RSS of `traintriage ingest -` over {args.rss_events:,} piped events: {rss:,.0f} MB "
-              f"(wall {secs:.0f}s incl. generation in the parent)")
+        print(
+            f"\npeak RSS of `traintriage ingest -` over {args.rss_events:,} piped events: {rss:,.0f} MB "
+            f"(wall {secs:.0f}s incl. generation in the parent)"
+        )
     print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
 
 

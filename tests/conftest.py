@@ -61,19 +61,55 @@ def pg_server() -> Iterator[str]:
         prefix = ["runuser", "-u", "postgres", "--"]
     data, port = os.path.join(root, "data"), _free_port()
     try:
-        subprocess.run(prefix + [f"{bindir}/initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                                 "--locale=C.UTF-8", "--no-sync"], check=True, capture_output=True)
-        opts = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off")
-        subprocess.run(prefix + [f"{bindir}/pg_ctl", "-D", data, "-l", f"{root}/server.log", "-w", "-t", "30",
-                                 "-o", opts, "start"], check=True, capture_output=True)
+        subprocess.run(
+            prefix
+            + [
+                f"{bindir}/initdb",
+                "-D",
+                data,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        opts = (
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        subprocess.run(
+            prefix
+            + [
+                f"{bindir}/pg_ctl",
+                "-D",
+                data,
+                "-l",
+                f"{root}/server.log",
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                opts,
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
     except subprocess.CalledProcessError as err:
         shutil.rmtree(root, ignore_errors=True)
         _unavailable(f"could not start PostgreSQL: {err.stderr.decode(errors='replace')[-500:]}")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(prefix + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            prefix + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -36,7 +36,12 @@ def mw_line(
     if cls:
         trace = [f"from /srv/mediawiki/php-{version}/{file.replace(':', '(')})"]
         trace += [f"#{i} /srv/mediawiki/php-{version}/{f}" for i, f in enumerate(frames)]
-        doc["exception"] = {"class": cls, "message": message, "file": f"/srv/mediawiki/php-{version}/{file}", "trace": "\n".join(trace)}
+        doc["exception"] = {
+            "class": cls,
+            "message": message,
+            "file": f"/srv/mediawiki/php-{version}/{file}",
+            "trace": "\n".join(trace),
+        }
     return json.dumps(doc)
 
 
@@ -45,8 +50,16 @@ def synthetic_lines(n: int, seed: int = 7, bad_every: int = 0) -> tuple[list[str
     rng = random.Random(seed)
     bugs = [
         ("RuntimeException", "Cache miss for page {n}", "includes/Cache.php:{l}"),
-        ("TypeError", "Argument 1 passed to Foo::bar() must be of the type int, null given", "includes/Foo.php:{l}"),
-        ("Wikimedia\\Rdbms\\DBQueryError", "Error 1205: Lock wait timeout exceeded; try restarting transaction", "includes/libs/rdbms/Database.php:{l}"),
+        (
+            "TypeError",
+            "Argument 1 passed to Foo::bar() must be of the type int, null given",
+            "includes/Foo.php:{l}",
+        ),
+        (
+            "Wikimedia\\Rdbms\\DBQueryError",
+            "Error 1205: Lock wait timeout exceeded; try restarting transaction",
+            "includes/libs/rdbms/Database.php:{l}",
+        ),
     ]
     expected: dict[str, int] = {}
     lines: list[str] = []
@@ -57,10 +70,17 @@ def synthetic_lines(n: int, seed: int = 7, bad_every: int = 0) -> tuple[list[str
         cls, msg, file = bugs[rng.randrange(len(bugs))]
         version = rng.choice(["1.36.0-wmf.27", "1.36.0-wmf.28"])
         minute = i % 60
-        lines.append(mw_line(
-            ts=f"2021-01-{19 + (i // 100_000) % 5}T{(i // 3600) % 24:02d}:{minute:02d}:{i % 60:02d}Z",
-            version=version, wiki=rng.choice(["enwiki", "dewiki", "commonswiki"]), host=f"mw{1300 + rng.randrange(20)}",
-            req=f"r{i // 2}", cls=cls, message=msg.format(n=rng.randrange(10**6)), file=file.format(l=rng.choice([10, 12, 99])),
-        ))
+        lines.append(
+            mw_line(
+                ts=f"2021-01-{19 + (i // 100_000) % 5}T{(i // 3600) % 24:02d}:{minute:02d}:{i % 60:02d}Z",
+                version=version,
+                wiki=rng.choice(["enwiki", "dewiki", "commonswiki"]),
+                host=f"mw{1300 + rng.randrange(20)}",
+                req=f"r{i // 2}",
+                cls=cls,
+                message=msg.format(n=rng.randrange(10**6)),
+                file=file.format(l=rng.choice([10, 12, 99])),
+            )
+        )
         expected[cls] = expected.get(cls, 0) + 1
     return lines, expected

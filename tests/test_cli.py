@@ -11,12 +11,19 @@ from pathlib import Path
 from helpers import mw_line
 
 
-def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "traintriage", *args], input=stdin.decode() if stdin else None,
-                          capture_output=True, text=True, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "traintriage", *args],
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        env=full_env,
+    )
 
 
 def test_fingerprint_stdin_one_row_per_line_in_order() -> None:
@@ -52,7 +59,10 @@ def test_ingest_signatures_show_roundtrip(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "ingested 5 events (1 rejected)" in out.stdout
     assert f"{log}:6: rejected: unrecognised line format" in out.stderr
-    assert rejects.read_text().splitlines() == [f"# {log}:6: unrecognised line format (not JSON, @cee syslog or udp2log)", "garbage line"]
+    assert rejects.read_text().splitlines() == [
+        f"# {log}:6: unrecognised line format (not JSON, @cee syslog or udp2log)",
+        "garbage line",
+    ]
     sigs = json.loads(run("signatures", "--db", db, "--json").stdout)
     assert len(sigs) == 1 and sigs[0]["events"] == 5 and sigs[0]["versions"]["1.36.0-wmf.27"]["events"] == 5
     shown = run("show", sigs[0]["signature"][:8], "--db", db)

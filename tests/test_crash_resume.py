@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import synthetic_lines
 
+from helpers import synthetic_lines
 from traintriage.store.db import Store
 from traintriage.store.reads import store_stats, top_signatures
 
@@ -32,8 +32,11 @@ def log_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 def _kill_during_ingest(db: str, path: Path, delay: float) -> None:
-    proc = subprocess.Popen(_cli("ingest", "--db", db, "--batch", "2000", "-q", str(path)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli("ingest", "--db", db, "--batch", "2000", "-q", str(path)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(delay)
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)

@@ -202,6 +202,17 @@ def test_aggregate_rate_rollback() -> None:
     assert "exposure unknown" in unknown.rules[0].detail
 
 
+def test_aggregate_leaves_out_single_host_spikes_and_cleared_signatures() -> None:
+    """A one-host spike (or a signature a human cleared) must not roll back through the aggregate."""
+    spike = sig("spike", [stratum("group0", 400, 0)], older=0, events=500, top_host_events=480, max_1h=90)
+    d = run(snapshot([spike], aggregate=(500, 100)))
+    assert d.verdict == "go"
+    assert "without 1 single-host or reviewed signatures" in d.rules[0].detail
+    known = sig("known", [stratum("group0", 900, 10)], channel="error")
+    assert run(snapshot([known], aggregate=(1000, 110))).rule == "rollback.aggregate-rate"
+    assert run(snapshot([known], aggregate=(1000, 110)), [review("known", "expected")]).verdict == "go"
+
+
 @pytest.mark.parametrize(
     ("stage", "events", "verdict"),
     [("testwikis", 10, "rollback"), ("group0", 9, "go"), ("group1", 149, "go"), ("group2", 150, "rollback")],
@@ -332,6 +343,7 @@ def test_json_keys_are_stable() -> None:
         for e in out[k]:
             assert list(e) == ENTRY_KEYS
             assert e["owner"] is None
+    assert list(out["single_host"][0]["counts"]) == ["group0"]
     new = out["new"][0]
     assert new["counts"] == {
         "group0": {

@@ -7,7 +7,6 @@ import io
 from pathlib import Path
 
 from helpers import mw_line, synthetic_lines
-
 from traintriage.ingest.pipeline import IngestOptions, ingest
 from traintriage.store.db import Store
 from traintriage.store.reads import resolve_signature, signature_detail, store_stats, top_signatures

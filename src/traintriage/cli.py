@@ -54,7 +54,11 @@ def main() -> None:
 
 @main.command()
 @click.argument("files", nargs=-1)
-@click.option("--field-map", type=click.Path(exists=True, dir_okay=False), help="TOML field mapping for generic JSON logs.")
+@click.option(
+    "--field-map",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML field mapping for generic JSON logs.",
+)
 def fingerprint(files: tuple[str, ...], field_map: str | None) -> None:
     """Group log lines without storing: one JSON object per input line.
 
@@ -142,19 +146,35 @@ class _Progress:
 @main.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--db", help=DB_HELP)
-@click.option("--rejects", type=click.Path(dir_okay=False, writable=True), help="Append rejected lines verbatim, each after a '# file:line: reason' line.")
-@click.option("--field-map", type=click.Path(exists=True, dir_okay=False), help="TOML field mapping for generic JSON logs.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Append rejected lines verbatim, each after a '# file:line: reason' line.",
+)
+@click.option(
+    "--field-map",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML field mapping for generic JSON logs.",
+)
 @click.option("--batch", "batch_events", default=100_000, show_default=True, help="Events per commit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no per-line errors; summary only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def ingest(files: tuple[str, ...], db: str | None, rejects: str | None, field_map: str | None,
-           batch_events: int, quiet: bool, as_json: bool) -> None:
+def ingest(
+    files: tuple[str, ...],
+    db: str | None,
+    rejects: str | None,
+    field_map: str | None,
+    batch_events: int,
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Read error logs (files, .gz, '-' for stdin) into the database.
 
     Re-running on the same files continues where the last run stopped: events
     are never counted twice.
     """
-    from traintriage.ingest.pipeline import IngestOptions, ingest as run_ingest
+    from traintriage.ingest.pipeline import IngestOptions
+    from traintriage.ingest.pipeline import ingest as run_ingest
 
     store = _open_store(db)
     progress = _Progress(sys.stderr.isatty() and not quiet and not as_json)
@@ -174,8 +194,13 @@ def ingest(files: tuple[str, ...], db: str | None, rejects: str | None, field_ma
 
     rejects_fh = open(rejects, "ab") if rejects else None  # noqa: SIM115
     try:
-        options = IngestOptions(batch_events=batch_events, field_map=_load_field_map(field_map), rejects=rejects_fh,
-                                progress=progress, on_reject=on_reject)
+        options = IngestOptions(
+            batch_events=batch_events,
+            field_map=_load_field_map(field_map),
+            rejects=rejects_fh,
+            progress=progress,
+            on_reject=on_reject,
+        )
         report = run_ingest(store, list(files), options)
     finally:
         progress.done()
@@ -184,16 +209,33 @@ def ingest(files: tuple[str, ...], db: str | None, rejects: str | None, field_ma
         store.close()
     rate = report.events / report.seconds if report.seconds > 0 else 0.0
     if as_json:
-        _dump({
-            "events": report.events, "rejected": report.rejected, "seconds": round(report.seconds, 3),
-            "events_per_second": round(rate), "new_signatures": report.new_signatures,
-            "sources": [{"name": s.name, "events": s.events, "rejected": s.rejected, "resumed_at_line": s.resumed_at_line,
-                         "already_done": s.already_done, "error": s.error} for s in report.sources],
-        })
+        _dump(
+            {
+                "events": report.events,
+                "rejected": report.rejected,
+                "seconds": round(report.seconds, 3),
+                "events_per_second": round(rate),
+                "new_signatures": report.new_signatures,
+                "sources": [
+                    {
+                        "name": s.name,
+                        "events": s.events,
+                        "rejected": s.rejected,
+                        "resumed_at_line": s.resumed_at_line,
+                        "already_done": s.already_done,
+                        "error": s.error,
+                    }
+                    for s in report.sources
+                ],
+            }
+        )
     else:
         for s in report.sources:
-            note = " (already ingested: nothing new)" if s.already_done else (
-                f" (resumed after line {s.resumed_at_line:,})" if s.resumed_at_line else "")
+            note = (
+                " (already ingested: nothing new)"
+                if s.already_done
+                else (f" (resumed after line {s.resumed_at_line:,})" if s.resumed_at_line else "")
+            )
             if s.error:
                 click.echo(f"traintriage: error: {s.error}", err=True)
             elif not quiet:
@@ -211,7 +253,9 @@ def ingest(files: tuple[str, ...], db: str | None, rejects: str | None, field_ma
 
 @main.command()
 @click.option("--db", help=DB_HELP)
-@click.option("--version", "version", help="Only signatures seen in this train version, ranked by its counts.")
+@click.option(
+    "--version", "version", help="Only signatures seen in this train version, ranked by its counts."
+)
 @click.option("--limit", default=30, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def signatures(db: str | None, version: str | None, limit: int, as_json: bool) -> None:
@@ -227,11 +271,17 @@ def signatures(db: str | None, version: str | None, limit: int, as_json: bool) -
         _dump([r.to_dict() for r in rows])
         return
     if not rows:
-        click.echo("no signatures" + (f" in version {version}" if version else "") + " yet; run `traintriage ingest FILE`")
+        click.echo(
+            "no signatures"
+            + (f" in version {version}" if version else "")
+            + " yet; run `traintriage ingest FILE`"
+        )
         return
     for r in rows:
         versions = "  ".join(f"{v.version or '(none)'}:{v.events:,}" for v in r.versions[-4:])
-        click.echo(f"{r.id}  {r.events:>10,}  {_iso(r.first_seen)} .. {_iso(r.last_seen)}  [{r.channel}] {_one_line(r.title, 90)}")
+        click.echo(
+            f"{r.id}  {r.events:>10,}  {_iso(r.first_seen)} .. {_iso(r.last_seen)}  [{r.channel}] {_one_line(r.title, 90)}"
+        )
         click.echo(f"{'':16}  {'':>10}  versions: {versions}")
 
 
@@ -273,17 +323,23 @@ def show(signature: str, db: str | None, as_json: bool) -> None:
         click.echo(f"  {mark} {part['component']}: {value}{hint}")
     click.echo("\nper version:")
     for v in s.versions:
-        click.echo(f"  {v.version or '(none)':<20} {v.events:>10,} events {v.requests:>10,} requests   "
-                   f"{_iso(v.first_seen)} .. {_iso(v.last_seen)}")
+        click.echo(
+            f"  {v.version or '(none)':<20} {v.events:>10,} events {v.requests:>10,} requests   "
+            f"{_iso(v.first_seen)} .. {_iso(v.last_seen)}"
+        )
     click.echo("\ntop wikis:")
     for version, wiki, events, requests in detail.wikis[:10]:
-        click.echo(f"  {version or '(none)':<20} {wiki or '(none)':<24} {events:>10,} events {requests:>8,} requests")
+        click.echo(
+            f"  {version or '(none)':<20} {wiki or '(none)':<24} {events:>10,} events {requests:>8,} requests"
+        )
     click.echo("\ntop hosts:")
     for version, host, events in detail.hosts[:5]:
         click.echo(f"  {version or '(none)':<20} {host or '(none)':<24} {events:>10,} events")
     click.echo(f"\nsamples ({len(detail.samples)}, redacted):")
     for sample in detail.samples[:3]:
-        click.echo(f"  - {_iso(sample['ts'])} {sample.get('wiki')} {sample.get('host')} {sample.get('version')}")
+        click.echo(
+            f"  - {_iso(sample['ts'])} {sample.get('wiki')} {sample.get('host')} {sample.get('version')}"
+        )
         click.echo(f"    {_one_line(sample.get('message', ''), 160)}")
         if sample.get("url"):
             click.echo(f"    url: {sample['url']}")
@@ -293,7 +349,9 @@ def show(signature: str, db: str | None, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write into."
+)
 @click.option("--events", default=200_000, show_default=True, help="Approximate number of log lines.")
 @click.option("--weeks", default=4, show_default=True, help="Train weeks to simulate (one version per week).")
 @click.option("--seed", default=1, show_default=True)

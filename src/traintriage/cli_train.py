@@ -69,15 +69,25 @@ def deploys_import(files: tuple[str, ...], db: str | None, fmt: str | None, as_j
         added = save_deploy_steps(store, result.steps)
         for error in result.errors:
             click.echo(f"{error.source}:{error.line}: {error.reason}: {error.text[:120]!r}", err=True)
-        report.append({"file": name, "format": result.format, "steps": len(result.steps), "new": added,
-                       "errors": len(result.errors), "ignored": len(result.ignored)})
+        report.append(
+            {
+                "file": name,
+                "format": result.format,
+                "steps": len(result.steps),
+                "new": added,
+                "errors": len(result.errors),
+                "ignored": len(result.ignored),
+            }
+        )
     store.close()
     if as_json:
         _dump(report)
     else:
         for r in report:
-            click.echo(f"{r['file']}: {r['format']}: {r['steps']} steps ({r['new']} new), {r['errors']} unreadable lines, "
-                       f"{r['ignored']} other entries ignored")
+            click.echo(
+                f"{r['file']}: {r['format']}: {r['steps']} steps ({r['new']} new), {r['errors']} unreadable lines, "
+                f"{r['ignored']} other entries ignored"
+            )
     if failed == len(files):
         sys.exit(1)
 
@@ -104,8 +114,10 @@ def deploys_list(db: str | None, version: str | None, as_json: bool) -> None:
         s = ctx.timeline.stats(v)
         landed = ", ".join(f"{g} {_short(t)}" for g, t in s.landings.items() if t)
         delays = "/".join("-" if d is None else str(d) for d in s.delay_days.values())
-        click.echo(f"{v:<16} rollbacks {s.rollbacks} ({s.rollbacks_time}s rolled back)  delays g0/g1/g2 {delays}  "
-                   f"conductor {s.conductor or '?'}")
+        click.echo(
+            f"{v:<16} rollbacks {s.rollbacks} ({s.rollbacks_time}s rolled back)  delays g0/g1/g2 {delays}  "
+            f"conductor {s.conductor or '?'}"
+        )
         click.echo(f"{'':<16} landed: {landed or '-'}")
 
 
@@ -138,12 +150,22 @@ def deploy_record(version: str, group: str, at: str | None, actor: str | None, d
     except ValueError as err:
         _fail(f"cannot record {message!r}: {err}", 2)
         return
-    step = DeployStep(at=when, groups=groups, version=target, actor=actor, kind=kind, message=message,
-                      source="deploy record", line=0)
+    step = DeployStep(
+        at=when,
+        groups=groups,
+        version=target,
+        actor=actor,
+        kind=kind,
+        message=message,
+        source="deploy record",
+        line=0,
+    )
     store = _open_store(db)
     added = save_deploy_steps(store, [step])
     store.close()
-    click.echo(f"recorded {when.strftime('%Y-%m-%dT%H:%M:%SZ')} {message}" + ("" if added else " (already recorded)"))
+    click.echo(
+        f"recorded {when.strftime('%Y-%m-%dT%H:%M:%SZ')} {message}" + ("" if added else " (already recorded)")
+    )
 
 
 # --- groups / exposure -------------------------------------------------------------------
@@ -194,7 +216,9 @@ def groups_show(db: str | None, infer: bool, as_json: bool) -> None:
     for g, (listed, inferred) in sorted(counts.items()):
         click.echo(f"{g:<10} {listed:>5} listed {inferred:>5} inferred")
     if any(c[1] for c in counts.values()):
-        click.echo("inferred: from when each wiki's events switched version, matched to the deployment timeline")
+        click.echo(
+            "inferred: from when each wiki's events switched version, matched to the deployment timeline"
+        )
 
 
 @main.group()

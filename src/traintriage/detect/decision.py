@@ -25,8 +25,9 @@ from typing import Any, Literal, get_args
 from traintriage.detect import stats
 from traintriage.detect.classify import Classification, Entry, Label
 from traintriage.detect.config import DetectionConfig
-from traintriage.detect.inputs import TrainSnapshot
+from traintriage.detect.inputs import StratumCounts, TrainSnapshot
 from traintriage.ingest.timeparse import iso
+from traintriage.train.groups import STAGES
 
 __all__ = [
     "NON_BLOCKING_VERDICTS",
@@ -148,7 +149,7 @@ class Decision:
                     "baseline_events": s.baseline_events,
                     "baseline_requests": s.baseline_requests,
                 }
-                for s in e.strata
+                for s in sorted(e.strata, key=_stage_order)
             },
             "events": e.events,
             "requests": e.requests,
@@ -175,6 +176,10 @@ class Decision:
             "owner": None,
             "review": review.to_dict() if review is not None else None,
         }
+
+
+def _stage_order(s: StratumCounts) -> tuple[int, str]:
+    return (STAGES.index(s.group) if s.group in STAGES else len(STAGES), s.group)
 
 
 def _num(x: float | None) -> float | None:

@@ -27,8 +27,12 @@ class GroupWindow:
     baseline_start: float  # promoted_at - duration (capped)
     baseline_end: float  # = promoted_at
     baseline_version: str | None  # the version G ran just before V
-    exposure_candidate: float | None = None  # requests served by V on G in the candidate window (None = unknown)
-    exposure_baseline: float | None = None  # requests served by the baseline version on G in the baseline window
+    exposure_candidate: float | None = (
+        None  # requests served by V on G in the candidate window (None = unknown)
+    )
+    exposure_baseline: float | None = (
+        None  # requests served by the baseline version on G in the baseline window
+    )
 
 
 @dataclass(frozen=True)

@@ -29,30 +29,35 @@ from typing import Any, NamedTuple
 __all__ = ["ALGORITHM", "RULES", "MaskingRules", "load_rules", "mask_text", "mask_tokens", "strip_versions"]
 
 
-class TextRule(NamedTuple):
+class TextRule:
     """A whole-text substitution, run only when `trigger` occurs in the text.
 
     A match in which the group named ``keep`` took part is left verbatim.
     """
 
-    name: str
-    trigger: str
-    regex: re.Pattern[str]
-    placeholder: str
-    comment: str
+    __slots__ = ("comment", "name", "placeholder", "regex", "trigger", "_keep", "_literal")
+
+    def __init__(self, name: str, trigger: str, regex: re.Pattern[str], placeholder: str, comment: str) -> None:
+        self.name = name
+        self.trigger = trigger
+        self.regex = regex
+        self.placeholder = placeholder
+        self.comment = comment
+        self._keep = "keep" in regex.groupindex
+        self._literal = "\\" not in placeholder  # no group references to expand
 
     def apply(self, text: str) -> str:
         """Substitute every match of the rule in `text`."""
         if self.trigger not in text:
             return text
-        if "keep" not in self.regex.groupindex and "\\" not in self.placeholder:
+        if not self._keep:
             return self.regex.sub(self.placeholder, text)
         return self.regex.sub(self._substitute, text)
 
     def _substitute(self, m: re.Match[str]) -> str:
-        if "keep" in self.regex.groupindex and m.start("keep") >= 0:
+        if m.start("keep") >= 0:
             return m.group()
-        return m.expand(self.placeholder)
+        return self.placeholder if self._literal else m.expand(self.placeholder)
 
 
 class TokenRule(NamedTuple):

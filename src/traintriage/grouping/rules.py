@@ -16,6 +16,7 @@ class GroupingRules:
 
     algorithm: str
     frames: int
+    exception_similarity: float
     message_prefixes: tuple[re.Pattern[str], ...]
     not_in_app_paths: tuple[str, ...]
     not_in_app_functions: tuple[str, ...]
@@ -28,6 +29,7 @@ class GroupingRules:
         return cls(
             algorithm=str(data["algorithm"]),
             frames=int(data.get("frames", 2)),
+            exception_similarity=float(data.get("exception_similarity", 0.7)),
             message_prefixes=tuple(re.compile(p) for p in data.get("message_prefixes", [])),
             not_in_app_paths=tuple(data.get("not_in_app_paths", [])),
             not_in_app_functions=tuple(data.get("not_in_app_functions", [])),

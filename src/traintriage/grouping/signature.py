@@ -80,7 +80,7 @@ class Grouper:
         self._templates: dict[str, SignatureInfo] = {}
         self._sites: dict[tuple[str | None, str | None], tuple[str | None, tuple[str, ...]]] = {}
         self._masked: dict[str, str] = {}
-        self._by_id: dict[str, SignatureInfo] = {}
+        self._by_cluster: dict[tuple[str, int], SignatureInfo] = {}
 
     # --- public ---------------------------------------------------------------
 
@@ -107,7 +107,10 @@ class Grouper:
         if info.template_scope is not None and info.template_cluster is not None:
             miner = self.miners.get(info.template_scope)
             if miner is not None:
-                return _clip(miner.template(info.template_cluster))
+                text = miner.template(info.template_cluster)
+                if info.exc_class and info.exc_class not in text:
+                    text = f"{info.exc_class}: {text}"
+                return _clip(text)
         return info.title
 
     # --- exceptions -------------------------------------------------------------
@@ -122,16 +125,35 @@ class Grouper:
         site_key = (ev.exc_file, ev.trace)
         code = self._sites.get(site_key)
         if code is None:
-            code = (throw_site(ev.exc_file, rules), tuple(f.key() for f in top_in_app_frames(ev.trace, rules, rules.frames)))
+            code = (
+                throw_site(ev.exc_file, rules),
+                tuple(f.key() for f in top_in_app_frames(ev.trace, rules, rules.frames)),
+            )
             if len(self._sites) >= _CACHE_LIMIT:
                 self._sites.clear()
             self._sites[site_key] = code
         site, top = code
-        parts = ["exception", channel, exc_class or "", masked, site or "", *top]
-        sig = signature_id(rules.algorithm, parts)
-        known = self._by_id.get(sig)
+        # Messages thrown at one code site are mined into templates within that site only,
+        # so "Could not enqueue jobs from stream X" stays one bug whatever X is, while a
+        # different class, channel or code site can never be merged in.
+        scope = "x:" + signature_id(rules.algorithm, ["scope", channel, exc_class or "", site or "", *top])
+        tokens = masked.split() or ["<empty>"]
+        miner = self.miners.get(scope)
+        if miner is None:
+            miner = self.miners[scope] = TemplateMiner(sim_threshold=rules.exception_similarity)
+        cluster, changed = miner.add(tokens)
+        if changed:
+            self.changed_scopes.add(scope)
+        known = self._by_cluster.get((scope, cluster))
         if known is not None:
             return known
+        sig = self.template_ids.get((scope, cluster))
+        if sig is None:
+            parts = ["exception", channel, exc_class or "", masked, site or "", *top]
+            sig = signature_id(rules.algorithm, parts)
+            self.template_ids[(scope, cluster)] = sig
+            self.changed_scopes.add(scope)
+        masked = miner.template(cluster)
         title = masked if (not exc_class or exc_class in masked) else f"{exc_class}: {masked}"
         explanation: list[dict[str, Any]] = [
             {"component": "algorithm", "value": rules.algorithm, "contributes": True},
@@ -146,9 +168,15 @@ class Grouper:
                 "component": "message template",
                 "value": masked,
                 "contributes": True,
-                "hint": "normalized_message, values masked" if ev.normalized_message else "message, values masked",
+                "hint": ("normalized_message" if ev.normalized_message else "message")
+                + ", values masked, then mined into templates within this code site (ids fixed at creation)",
             },
-            {"component": "throw site", "value": site, "contributes": site is not None, "hint": "path without version or line"},
+            {
+                "component": "throw site",
+                "value": site,
+                "contributes": site is not None,
+                "hint": "path without version or line",
+            },
             {
                 "component": "in-app frames",
                 "value": list(top),
@@ -161,10 +189,11 @@ class Grouper:
                 "contributes": False,
             },
         ]
-        info = SignatureInfo(sig, rules.algorithm, "exception", channel, exc_class, _clip(title), explanation, ev.level)
-        if len(self._by_id) >= _CACHE_LIMIT:
-            self._by_id.clear()
-        self._by_id[sig] = info
+        info = SignatureInfo(
+            sig, rules.algorithm, "exception", channel, exc_class, _clip(title), explanation, ev.level, scope, cluster
+        )
+        self._by_cluster[(scope, cluster)] = info
+        self.new_templates.setdefault((scope, cluster), info)
         return info
 
     def _mask(self, message: str) -> str:
@@ -214,10 +243,23 @@ class Grouper:
                 "hint": f"template cluster #{cluster} of channel {scope!r}; values masked, then mined (Drain-like); "
                 "the id was fixed when the cluster was created",
             },
-            {"component": "ignored", "value": "interpolated values, request id, wiki, host, version", "contributes": False},
+            {
+                "component": "ignored",
+                "value": "interpolated values, request id, wiki, host, version",
+                "contributes": False,
+            },
         ]
         info = SignatureInfo(
-            sig, self.rules.algorithm, "message", channel, None, _clip(miner.template(cluster)), explanation, level, scope, cluster
+            sig,
+            self.rules.algorithm,
+            "message",
+            channel,
+            None,
+            _clip(miner.template(cluster)),
+            explanation,
+            level,
+            scope,
+            cluster,
         )
         if (scope, cluster) not in self.new_templates:
             self.new_templates[(scope, cluster)] = info

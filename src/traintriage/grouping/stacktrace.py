@@ -55,11 +55,15 @@ def parse_frames(trace: str, rules: GroupingRules, limit: int = 60) -> list[Fram
         m = _PHP_FRAME.match(line)
         if m:
             func = m["func"].strip()
-            frames.append(Frame(normalize_path(m["path"], rules), func, int(m["line"]) if m["line"] else None))
+            frames.append(
+                Frame(normalize_path(m["path"], rules), func, int(m["line"]) if m["line"] else None)
+            )
             continue
         m = _JAVA_FRAME.match(line)
         if m:
-            frames.append(Frame(normalize_path(m["path"], rules), m["func"], int(m["line"]) if m["line"] else None))
+            frames.append(
+                Frame(normalize_path(m["path"], rules), m["func"], int(m["line"]) if m["line"] else None)
+            )
             continue
         m = _PY_FRAME.match(line)
         if m:

@@ -37,10 +37,14 @@ class Batch:
 
     signatures: dict[str, SignatureInfo] = field(default_factory=dict)
     sig_totals: dict[str, list[float]] = field(default_factory=dict)  # sig -> [first, last, events]
-    versions: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # -> [first, last, events, requests]
+    versions: dict[tuple[str, str], list[float]] = field(
+        default_factory=dict
+    )  # -> [first, last, events, requests]
     cells: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)  # -> [events, requests]
     hosts: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)  # -> [events, first, last]
-    buckets: dict[tuple[str, int], int] = field(default_factory=dict)  # (version, 10 s bucket) -> error events
+    buckets: dict[tuple[str, int], int] = field(
+        default_factory=dict
+    )  # (version, 10 s bucket) -> error events
     samples: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
     templates: dict[tuple[str, int], str] = field(default_factory=dict)  # new (scope, cluster) -> sig
     miner_states: dict[str, str] = field(default_factory=dict)  # scope -> JSON state
@@ -49,7 +53,14 @@ class Batch:
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
 
     def add(
-        self, info: SignatureInfo, ts: float, version: str, wiki: str, host: str, new_request: bool, is_error: bool
+        self,
+        info: SignatureInfo,
+        ts: float,
+        version: str,
+        wiki: str,
+        host: str,
+        new_request: bool,
+        is_error: bool,
     ) -> None:
         """Count one event. `is_error`: counted by the scap-style absolute check (error/exception, not DEBUG)."""
         sig = info.id

@@ -140,11 +140,34 @@ class FieldMap:
     message: tuple[str, ...] = ("message", "msg", "@m", "@mt", "log", "text")
     timestamp: tuple[str, ...] = ("@timestamp", "timestamp", "time", "ts", "@t", "date", "datetime")
     level: tuple[str, ...] = ("level", "log.level", "severity", "@l", "levelname", "lvl")
-    version: tuple[str, ...] = ("version", "mwversion", "service.version", "app_version", "release", "appVersion")
+    version: tuple[str, ...] = (
+        "version",
+        "mwversion",
+        "service.version",
+        "app_version",
+        "release",
+        "appVersion",
+    )
     channel: tuple[str, ...] = ("channel", "logger", "logger_name", "log.logger", "name", "component")
-    exc_class: tuple[str, ...] = ("exception.class", "error.type", "exc_type", "exception_class", "err.type", "exception.type")
+    exc_class: tuple[str, ...] = (
+        "exception.class",
+        "error.type",
+        "exc_type",
+        "exception_class",
+        "err.type",
+        "exception.type",
+    )
     exc_message: tuple[str, ...] = ("exception.message", "error.message", "err.message", "exc_message")
-    trace: tuple[str, ...] = ("error.stack_trace", "stack_trace", "exception.trace", "stack", "err.stack", "exc_info", "@x", "exception.stacktrace")
+    trace: tuple[str, ...] = (
+        "error.stack_trace",
+        "stack_trace",
+        "exception.trace",
+        "stack",
+        "err.stack",
+        "exc_info",
+        "@x",
+        "exception.stacktrace",
+    )
     host: tuple[str, ...] = ("host", "hostname", "host.name", "host.hostname")
     wiki: tuple[str, ...] = ("wiki", "tenant", "site", "labels.wiki")
     req_id: tuple[str, ...] = ("reqId", "request_id", "requestId", "trace.id", "trace_id", "req_id")
@@ -156,7 +179,9 @@ class FieldMap:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(mapping) - known)
         if unknown:
-            raise ValueError(f"unknown field-map keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise ValueError(
+                f"unknown field-map keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         values: dict[str, tuple[str, ...]] = {}
         for key, value in mapping.items():
             if isinstance(value, str):
@@ -237,7 +262,12 @@ def _from_doc(doc: _Doc, fmt: str) -> Event:
         exc_class = exc_class or err.type
         exc_message = exc_message or err.message
         trace = trace or err.stack_trace
-    if exc_file is None and doc.log is not None and doc.log.origin is not None and doc.log.origin.file is not None:
+    if (
+        exc_file is None
+        and doc.log is not None
+        and doc.log.origin is not None
+        and doc.log.origin.file is not None
+    ):
         origin = doc.log.origin.file
         if origin.name:
             exc_file = f"{origin.name}:{origin.line}" if origin.line is not None else origin.name
@@ -457,7 +487,9 @@ def _from_udp2log(match: re.Match[str]) -> Event:
     return Event(
         ts=ts,
         message=message,
-        normalized_message=context.get("normalized_message") if isinstance(context.get("normalized_message"), str) else None,
+        normalized_message=context.get("normalized_message")
+        if isinstance(context.get("normalized_message"), str)
+        else None,
         channel=match["channel"],
         level=match["level"],
         version=_opt(match["version"]),

@@ -295,4 +295,3 @@ class Ingester:
 def ingest(store: Store, names: list[str], options: IngestOptions | None = None) -> IngestReport:
     """Ingest the named sources ('-' is stdin) into the store."""
     return Ingester(store, options).run(names)
-

@@ -76,12 +76,17 @@ def open_binary(source: Source) -> BinaryIO:
         return sys.stdin.buffer
     raw: BinaryIO = open(source.key, "rb", buffering=1 << 20)  # noqa: SIM115 - caller closes
     if source.compressed:
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
     return raw
 
 
 def iter_lines(
-    stream: BinaryIO, start_offset: int = 0, start_line: int = 0, *, seekable: bool = False, max_line: int = 1 << 20
+    stream: BinaryIO,
+    start_offset: int = 0,
+    start_line: int = 0,
+    *,
+    seekable: bool = False,
+    max_line: int = 1 << 20,
 ) -> Iterator[tuple[int, int, bytes]]:
     """Yield (line number, offset after the line, line without newline) from a position.
 

@@ -139,8 +139,10 @@ def simulate(out_dir: Path, *, events: int = DEFAULT_EVENTS, weeks: int = 4, see
             tail = labels[ev[1]]
             if rnd() < MALFORMED_RATE:
                 kind = mrng.choice(MALFORMED_KINDS)
-                if kind == "over-long" and (bad["over-long"] >= MAX_OVER_LONG or fmt == "udp2log"):
+                if kind == "over-long" and bad["over-long"] >= MAX_OVER_LONG:
                     kind = "truncated"
+                if fmt == "udp2log" and kind in ("over-long", "missing-fields"):
+                    kind = "truncated"  # text lines have no JSON fields to drop
                 if kind == "binary-blob":  # junk between events: the event itself survives
                     logs.write(ev[0], malformed(kind, b"", mrng) + b"\n", b'"malformed":"binary-blob"}\n')
                 else:

@@ -229,7 +229,7 @@ def _pattern_a(w: _Week) -> list[Bug]:
 
 def _pattern_b(w: _Week) -> list[Bug]:
     tl, a = w.tl, w.actor
-    fix = w.t(2, "23:05")
+    fix_exc, fix = w.t(2, "11:05"), w.t(2, "23:05")
     spike = w.bug("opcache-mw1268", "host-spike", dict(
         channel="exception", level="ERROR", style="exception", exc_class="Error",
         message="Class 'MediaWiki\\HookContainer\\HookRunner' not found",
@@ -244,16 +244,17 @@ def _pattern_b(w: _Week) -> list[Bug]:
         frames=(Frame("extensions/Echo/includes/DiscussionParser.php", 131),
                 Frame("extensions/Echo/includes/DiscussionParser.php", 52, "EchoDiscussionParser::generateEventsForRevision(MediaWiki\\Revision\\RevisionStoreRecord, bool)"),
                 Frame("extensions/Echo/includes/EchoHooks.php", 602, "EchoDiscussionParser::generateEventsForRevision(MediaWiki\\Revision\\RevisionStoreRecord, bool)")),
-        entries=(("edit", 1),)), "exception", per_hour=40, scale="story", introduced=w.vi, backport=(w.vi, fix),
+        entries=(("edit", 1),)), "exception", per_hour=40, scale="story", introduced=w.vi, backport=(w.vi, fix_exc),
         trap="same message as bg-getid-null-wikipage, different code site",
-        note="NEW exception on group0 the conductor missed until the group2 hold")
+        note="NEW exception on group0 that the conductor missed at the group1 promotion; backported next morning")
     spam = w.bug("vector-nonnumeric", "logspam", dict(
         channel="error", level="ERROR", style="php", message="PHP Warning: A non-numeric value encountered",
         frames=(Frame("skins/Vector/includes/SkinVector.php", 410),
                 Frame("skins/Vector/includes/SkinVector.php", 285, "SkinVector->getMenuProps()")),
         entries=(("web", 1),)), "logspam", per_hour=400, scale="story", introduced=w.vi, backport=(w.vi, fix),
         note="new warning over 100/h once group1 runs it: group2 held until the backport")
-    w.backport(fix, [getid, spam], "UTC late")
+    w.backport(fix_exc, [getid], "UTC morning")
+    w.backport(fix, [spam], "UTC late")
     tl.forward(w.t(0, "18:05"), a, 0, w.vi)
     tl.forward(w.t(0, "20:39"), a, 1, w.vi)
     tl.rollback_group0(w.t(0, "20:46"), a, w.vi - 1, cause=(spike.label,),

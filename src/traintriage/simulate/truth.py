@@ -10,6 +10,10 @@ policy applied to what the logs hold at that moment:
 * ``hold``: otherwise, a bug new/regressed in this version logged more than
   100 events in one clock hour (logspam);
 * ``go``: otherwise. Deprecations and other new warnings are listed, not blocking.
+
+``decision`` counts a bug from its first event. ``decision_practical`` adds the
+floor of domain.md §6 before a NEW critical bug blocks: at least 3 distinct
+requests, on at least 2 wikis or hosts.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from traintriage.simulate.train import HOUR_US, Segment, iso
 from traintriage.simulate.wikis import GROUPS
 
 POLICY = __doc__.split("policy applied to what the logs hold at that moment:", 1)[1].strip() if __doc__ else ""
+"""The policy text, copied into train.json and README.txt."""
 LOGSPAM_PER_HOUR = 100
 
 
@@ -90,6 +95,7 @@ class Tracker:
     def _judge(self, cp: Checkpoint) -> dict[str, Any]:
         bugs, versions = self.sc.bugs, self.sc.versions
         blocking: list[dict[str, Any]] = []
+        practical: list[str] = []
         spam: list[dict[str, Any]] = []
         triage: list[dict[str, Any]] = []
         deprecations: list[dict[str, Any]] = []
@@ -106,6 +112,8 @@ class Tracker:
                   "hosts": len(self.hosts[(bi, vi)]), "max_per_hour": max(hours.values()) if hours else 0}
             if b.channel in CRITICAL_CHANNELS and b.kind != "deprecation" and (b.kind != "regressed" or n >= 3):
                 blocking.append(ev)
+                if b.kind == "regressed" or (ev["requests"] >= 3 and max(ev["wikis"], ev["hosts"]) >= 2):
+                    practical.append(b.label)
             elif ev["max_per_hour"] > LOGSPAM_PER_HOUR:
                 spam.append(ev)
             elif b.kind == "deprecation":
@@ -113,8 +121,10 @@ class Tracker:
             else:
                 triage.append(ev)
         decision = "no-go" if blocking else "hold" if spam else "go"
+        decision_practical = "no-go" if practical else "hold" if spam else "go"
         return {
             "time": iso(cp.t), "version": versions[cp.version], "group": cp.group, "decision": decision,
+            "decision_practical": decision_practical,
             "bugs": [e["bug"] for e in blocking + spam], "conductor_action": cp.action, "step": cp.step,
             "exposure_requests": round(self.exposure[cp.version]),
             "blocking": blocking, "logspam": spam, "needs_triage": triage, "deprecations": deprecations,

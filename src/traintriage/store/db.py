@@ -78,9 +78,8 @@ class Store:
                 raise
             conn.execute("COMMIT")
         else:
-            with conn.transaction():
-                with conn.cursor() as cur:
-                    yield cur
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query and return all rows."""
@@ -114,7 +113,9 @@ class Store:
         current = self.schema_version()
         latest = MIGRATIONS[-1].version
         if current > latest:
-            raise StoreError(f"database schema version {current} is newer than this traintriage ({latest}); upgrade traintriage")
+            raise StoreError(
+                f"database schema version {current} is newer than this traintriage ({latest}); upgrade traintriage"
+            )
         for migration in MIGRATIONS:
             if migration.version <= current:
                 continue
@@ -135,7 +136,8 @@ class Store:
 
     def load_checkpoint(self, source: str) -> Checkpoint | None:
         rows = self.query(
-            "SELECT source, identity, read_offset, line, events, rejected FROM sources WHERE source = ?", (source,)
+            "SELECT source, identity, read_offset, line, events, rejected FROM sources WHERE source = ?",
+            (source,),
         )
         if not rows:
             return None
@@ -145,7 +147,10 @@ class Store:
     def load_templates(self) -> tuple[dict[str, str], dict[tuple[str, int], str]]:
         """Miner states per scope and the (scope, cluster) -> signature map."""
         states = {str(s): str(j) for s, j in self.query("SELECT scope, state FROM miner_state")}
-        ids = {(str(s), int(c)): str(sig) for s, c, sig in self.query("SELECT scope, cluster, signature FROM templates")}
+        ids = {
+            (str(s), int(c)): str(sig)
+            for s, c, sig in self.query("SELECT scope, cluster, signature FROM templates")
+        }
         return states, ids
 
     def existing_signatures(self, ids: Sequence[str]) -> set[str]:
@@ -154,7 +159,9 @@ class Store:
         for i in range(0, len(ids), 500):
             chunk = list(ids[i : i + 500])
             marks = ",".join("?" * len(chunk))
-            found.update(str(r[0]) for r in self.query(f"SELECT id FROM signatures WHERE id IN ({marks})", chunk))
+            found.update(
+                str(r[0]) for r in self.query(f"SELECT id FROM signatures WHERE id IN ({marks})", chunk)
+            )
         return found
 
     def apply_batch(self, batch: Batch) -> None:
@@ -172,8 +179,19 @@ class Store:
             info = batch.signatures[sig]
             title = batch.titles.get(sig, info.title)
             rows.append(
-                (sig, info.algorithm, info.kind, info.channel, info.level, info.exc_class, title, json.dumps(info.explanation),
-                 first, last, int(events))
+                (
+                    sig,
+                    info.algorithm,
+                    info.kind,
+                    info.channel,
+                    info.level,
+                    info.exc_class,
+                    title,
+                    json.dumps(info.explanation),
+                    first,
+                    last,
+                    int(events),
+                )
             )
         if rows:
             cur.executemany(
@@ -243,7 +261,9 @@ class Store:
     def _write_samples(self, cur: Any, batch: Batch) -> None:
         for (sig, version), samples in sorted(batch.samples.items()):
             cur.execute(
-                self.sql("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM samples WHERE signature = ? AND version = ?"),
+                self.sql(
+                    "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM samples WHERE signature = ? AND version = ?"
+                ),
                 (sig, version),
             )
             count, top = cur.fetchone()
@@ -255,7 +275,8 @@ class Store:
                 for i, (ts, event) in enumerate(samples[:room])
             ]
             cur.executemany(
-                self.sql("INSERT INTO samples (signature, version, seq, ts, event) VALUES (?, ?, ?, ?, ?)"), rows
+                self.sql("INSERT INTO samples (signature, version, seq, ts, event) VALUES (?, ?, ?, ?, ?)"),
+                rows,
             )
 
     def _write_templates(self, cur: Any, batch: Batch) -> None:
@@ -310,7 +331,9 @@ def _connect_pg(url: str) -> Any:
     try:
         import psycopg
     except ImportError:  # pragma: no cover - depends on the install
-        raise StoreError("PostgreSQL support needs the 'postgres' extra: pip install 'traintriage[postgres]'") from None
+        raise StoreError(
+            "PostgreSQL support needs the 'postgres' extra: pip install 'traintriage[postgres]'"
+        ) from None
     try:
         return psycopg.connect(url, autocommit=True)
     except psycopg.Error as err:

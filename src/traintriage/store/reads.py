@@ -49,7 +49,12 @@ class SignatureSummary:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "versions": {
-                v.version: {"events": v.events, "requests": v.requests, "first_seen": v.first_seen, "last_seen": v.last_seen}
+                v.version: {
+                    "events": v.events,
+                    "requests": v.requests,
+                    "first_seen": v.first_seen,
+                    "last_seen": v.last_seen,
+                }
                 for v in self.versions
             },
         }
@@ -79,8 +84,16 @@ _SUMMARY_COLUMNS = "id, title, kind, channel, level, exc_class, algorithm, event
 
 def _summary(row: tuple[Any, ...]) -> SignatureSummary:
     return SignatureSummary(
-        id=row[0], title=row[1], kind=row[2], channel=row[3], level=row[4], exc_class=row[5], algorithm=row[6],
-        events=int(row[7]), first_seen=float(row[8]), last_seen=float(row[9]),
+        id=row[0],
+        title=row[1],
+        kind=row[2],
+        channel=row[3],
+        level=row[4],
+        exc_class=row[5],
+        algorithm=row[6],
+        events=int(row[7]),
+        first_seen=float(row[8]),
+        last_seen=float(row[9]),
     )
 
 
@@ -96,13 +109,17 @@ def _attach_versions(store: Store, summaries: list[SignatureSummary]) -> None:
             chunk,
         )
         for sig, version, events, requests, first, last in rows:
-            by_id[sig].versions.append(VersionCounts(version, int(events), int(requests), float(first), float(last)))
+            by_id[sig].versions.append(
+                VersionCounts(version, int(events), int(requests), float(first), float(last))
+            )
 
 
 def top_signatures(store: Store, version: str | None = None, limit: int = 50) -> list[SignatureSummary]:
     """Most frequent signatures overall, or within one version, with per-version counts."""
     if version is None:
-        rows = store.query(f"SELECT {_SUMMARY_COLUMNS} FROM signatures ORDER BY events DESC, id LIMIT ?", (limit,))
+        rows = store.query(
+            f"SELECT {_SUMMARY_COLUMNS} FROM signatures ORDER BY events DESC, id LIMIT ?", (limit,)
+        )
     else:
         cols = ", ".join("s." + c for c in _SUMMARY_COLUMNS.split(", "))
         rows = store.query(
@@ -120,7 +137,9 @@ def resolve_signature(store: Store, prefix: str) -> str:
     prefix = prefix.strip().lower()
     if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
         raise NotFound(f"{prefix!r} is not a signature id (16 hex digits, or a unique prefix of at least 4)")
-    rows = store.query("SELECT id FROM signatures WHERE id >= ? AND id < ? ORDER BY id LIMIT 3", (prefix, prefix + "g"))
+    rows = store.query(
+        "SELECT id FROM signatures WHERE id >= ? AND id < ? ORDER BY id LIMIT 3", (prefix, prefix + "g")
+    )
     if not rows:
         raise NotFound(f"no signature {prefix!r}")
     if len(rows) > 1:
@@ -171,7 +190,15 @@ def signature_detail(store: Store, sig_id: str) -> SignatureDetail:
 def store_stats(store: Store) -> dict[str, int]:
     """Row counts per table: how the store grows (with cells, never with events)."""
     out: dict[str, int] = {}
-    for table in ("signatures", "signature_versions", "counts", "signature_hosts", "samples", "sources", "templates"):
+    for table in (
+        "signatures",
+        "signature_versions",
+        "counts",
+        "signature_hosts",
+        "samples",
+        "sources",
+        "templates",
+    ):
         out[table] = int(store.query(f"SELECT COUNT(*) FROM {table}")[0][0])
     out["events"] = int(store.query("SELECT COALESCE(SUM(events), 0) FROM signatures")[0][0])
     return out

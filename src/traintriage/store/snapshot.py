@@ -50,7 +50,9 @@ def load_train(store: Store, *, infer: bool = True) -> TrainContext:
                 if guess.group:
                     lists[guess.group].add(wiki)
             if lists:
-                inferred = save_membership(store, GroupMembership.from_lists(lists), "inferred from events", inferred=True)
+                inferred = save_membership(
+                    store, GroupMembership.from_lists(lists), "inferred from events", inferred=True
+                )
                 membership = load_membership(store)
                 timeline = Timeline.build(steps, membership)
     return TrainContext(timeline, membership, inferred)
@@ -79,8 +81,12 @@ def group_windows(timeline: Timeline, version: str, at: float, baseline_seconds:
         baseline_start = start - min(duration, baseline_seconds)
         windows.append(
             GroupWindow(
-                group=group, promoted_at=start, candidate_start=start, candidate_end=end,
-                baseline_start=baseline_start, baseline_end=start,
+                group=group,
+                promoted_at=start,
+                candidate_start=start,
+                candidate_end=end,
+                baseline_start=baseline_start,
+                baseline_end=start,
                 baseline_version=timeline.version_at(group, start - 1.0),
             )
         )
@@ -100,7 +106,9 @@ def _window_clause(windows: Sequence[GroupWindow], candidate: bool) -> tuple[str
     return (" OR ".join(parts) or "1 = 0"), params
 
 
-def _sums(store: Store, windows: Sequence[GroupWindow], version: str, candidate: bool) -> dict[str, dict[str, list[int]]]:
+def _sums(
+    store: Store, windows: Sequence[GroupWindow], version: str, candidate: bool
+) -> dict[str, dict[str, list[int]]]:
     """signature -> group -> [events, requests] inside the candidate (or baseline) windows."""
     clause, params = _window_clause(windows, candidate)
     params = [version if p == "<candidate>" else p for p in params]
@@ -115,7 +123,9 @@ def _sums(store: Store, windows: Sequence[GroupWindow], version: str, candidate:
     return out
 
 
-def _in_chunks(store: Store, sql: str, ids: Sequence[str], extra: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def _in_chunks(
+    store: Store, sql: str, ids: Sequence[str], extra: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
     """Run `sql` (with one `{ids}` placeholder list) over ids in chunks."""
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(ids), 500):
@@ -124,19 +134,27 @@ def _in_chunks(store: Store, sql: str, ids: Sequence[str], extra: Sequence[Any] 
     return rows
 
 
-def _exposure(store: Store, windows: list[GroupWindow], version: str, membership: GroupMembership) -> list[GroupWindow] | None:
+def _exposure(
+    store: Store, windows: list[GroupWindow], version: str, membership: GroupMembership
+) -> list[GroupWindow] | None:
     """Fill windows with imported request counts; None when no exposure was imported."""
     if not store.query("SELECT 1 FROM exposure LIMIT 1"):
         return None
     filled = []
     for w in windows:
         t1 = _requests(store, version, w.group, membership, w.candidate_start, w.candidate_end)
-        t0 = _requests(store, w.baseline_version, w.group, membership, w.baseline_start, w.baseline_end) if w.baseline_version else None
+        t0 = (
+            _requests(store, w.baseline_version, w.group, membership, w.baseline_start, w.baseline_end)
+            if w.baseline_version
+            else None
+        )
         filled.append(_with_exposure(w, t1, t0))
     return filled
 
 
-def _requests(store: Store, version: str | None, group: str, membership: GroupMembership, lo: float, hi: float) -> float | None:
+def _requests(
+    store: Store, version: str | None, group: str, membership: GroupMembership, lo: float, hi: float
+) -> float | None:
     if version is None:
         return None
     h0, h1 = int(lo // 3600), int(hi // 3600)
@@ -151,7 +169,8 @@ def _requests(store: Store, version: str | None, group: str, membership: GroupMe
             got = _in_chunks(
                 store,
                 "SELECT SUM(requests) FROM exposure WHERE version = ? AND scope = 'wiki' AND hour BETWEEN ? AND ? AND name IN ({ids})",
-                wikis, (version, h0, h1),
+                wikis,
+                (version, h0, h1),
             )
             vals = [r[0] for r in got if r[0] is not None]
             total = sum(vals) if vals else None
@@ -160,14 +179,24 @@ def _requests(store: Store, version: str | None, group: str, membership: GroupMe
 
 def _with_exposure(w: GroupWindow, t1: float | None, t0: float | None) -> GroupWindow:
     return GroupWindow(
-        group=w.group, promoted_at=w.promoted_at, candidate_start=w.candidate_start, candidate_end=w.candidate_end,
-        baseline_start=w.baseline_start, baseline_end=w.baseline_end, baseline_version=w.baseline_version,
-        exposure_candidate=t1, exposure_baseline=t0,
+        group=w.group,
+        promoted_at=w.promoted_at,
+        candidate_start=w.candidate_start,
+        candidate_end=w.candidate_end,
+        baseline_start=w.baseline_start,
+        baseline_end=w.baseline_end,
+        baseline_version=w.baseline_version,
+        exposure_candidate=t1,
+        exposure_baseline=t0,
     )
 
 
-def _estimated_exposure(windows: list[GroupWindow], cand: dict[str, dict[str, list[int]]],
-                        base: dict[str, dict[str, list[int]]], stable: set[str]) -> list[GroupWindow]:
+def _estimated_exposure(
+    windows: list[GroupWindow],
+    cand: dict[str, dict[str, list[int]]],
+    base: dict[str, dict[str, list[int]]],
+    stable: set[str],
+) -> list[GroupWindow]:
     """Exposure from stable signatures (present before V and in both windows): a control group."""
     out = []
     for w in windows:
@@ -182,9 +211,16 @@ def _estimated_exposure(windows: list[GroupWindow], cand: dict[str, dict[str, li
     return out
 
 
-def train_snapshot(store: Store, version: str, at: float, *, lookback_seconds: float = 14 * 86400,
-                   baseline_seconds: float = 24 * 3600, gate_window: float = 20.0,
-                   context: TrainContext | None = None) -> TrainSnapshot:
+def train_snapshot(
+    store: Store,
+    version: str,
+    at: float,
+    *,
+    lookback_seconds: float = 14 * 86400,
+    baseline_seconds: float = 24 * 3600,
+    gate_window: float = 20.0,
+    context: TrainContext | None = None,
+) -> TrainSnapshot:
     """Everything detection needs about `version` as of `at` (see module docstring)."""
     ctx = context or load_train(store)
     timeline, membership = ctx.timeline, ctx.membership
@@ -195,8 +231,11 @@ def train_snapshot(store: Store, version: str, at: float, *, lookback_seconds: f
     ids = sorted(cand)
     meta = {
         str(r[0]): r
-        for r in _in_chunks(store, "SELECT id, title, channel, level, exc_class, kind, first_seen FROM signatures WHERE id IN ({ids})",
-                            sorted(set(ids) | set(base)))
+        for r in _in_chunks(
+            store,
+            "SELECT id, title, channel, level, exc_class, kind, first_seen FROM signatures WHERE id IN ({ids})",
+            sorted(set(ids) | set(base)),
+        )
     }
     first_deploy = min((w.promoted_at for w in windows), default=at)
     imported = _exposure(store, windows, version, membership)
@@ -206,7 +245,9 @@ def train_snapshot(store: Store, version: str, at: float, *, lookback_seconds: f
         stable = {s for s in cand if s in base and float(meta[s][6]) < first_deploy}
         windows, source = _estimated_exposure(windows, cand, base, stable), "estimated" if windows else "none"
     evidence = [_evidence(sig, meta[sig], cand[sig], base.get(sig, {})) for sig in ids]
-    evidence += [_evidence(sig, meta[sig], {}, base[sig]) for sig in sorted(base) if sig not in cand and sig in meta]
+    evidence += [
+        _evidence(sig, meta[sig], {}, base[sig]) for sig in sorted(base) if sig not in cand and sig in meta
+    ]
     by_id = {e.signature: e for e in evidence}
     _fill_spread(store, windows, version, by_id, ids)
     _fill_hosts(store, version, by_id, ids)
@@ -216,9 +257,17 @@ def train_snapshot(store: Store, version: str, at: float, *, lookback_seconds: f
     agg_c = sum(e.requests for e in evidence if e.channel in ERROR_CHANNELS)
     agg_b = sum(e.previous_requests for e in evidence if e.channel in ERROR_CHANNELS)
     return TrainSnapshot(
-        version=version, at=at, previous_version=_previous(windows), stage=state.stage, next_stage=state.next_stage,
-        rolled_back=state.rolled_back, windows=windows, signatures=evidence, exposure_source=source,
-        aggregate_candidate_requests=agg_c, aggregate_baseline_requests=agg_b,
+        version=version,
+        at=at,
+        previous_version=_previous(windows),
+        stage=state.stage,
+        next_stage=state.next_stage,
+        rolled_back=state.rolled_back,
+        windows=windows,
+        signatures=evidence,
+        exposure_source=source,
+        aggregate_candidate_requests=agg_c,
+        aggregate_baseline_requests=agg_b,
         max_window_events=_max_window(store, version, windows, at, gate_window),
     )
 
@@ -228,22 +277,40 @@ def _previous(windows: list[GroupWindow]) -> str | None:
     return versions[-1] if versions else None
 
 
-def _evidence(sig: str, meta: tuple[Any, ...], cand: dict[str, list[int]], base: dict[str, list[int]]) -> SignatureEvidence:
+def _evidence(
+    sig: str, meta: tuple[Any, ...], cand: dict[str, list[int]], base: dict[str, list[int]]
+) -> SignatureEvidence:
     groups = sorted(set(cand) | set(base), key=lambda g: STAGES.index(g) if g in STAGES else 99)
     strata = [
-        StratumCounts(g, cand.get(g, [0, 0])[0], cand.get(g, [0, 0])[1], base.get(g, [0, 0])[0], base.get(g, [0, 0])[1])
+        StratumCounts(
+            g, cand.get(g, [0, 0])[0], cand.get(g, [0, 0])[1], base.get(g, [0, 0])[0], base.get(g, [0, 0])[1]
+        )
         for g in groups
     ]
     return SignatureEvidence(
-        signature=sig, title=str(meta[1]), channel=str(meta[2]), level=str(meta[3]), exc_class=meta[4], kind=str(meta[5]),
+        signature=sig,
+        title=str(meta[1]),
+        channel=str(meta[2]),
+        level=str(meta[3]),
+        exc_class=meta[4],
+        kind=str(meta[5]),
         strata=strata,
-        events=sum(v[0] for v in cand.values()), requests=sum(v[1] for v in cand.values()),
-        previous_events=sum(v[0] for v in base.values()), previous_requests=sum(v[1] for v in base.values()),
-        first_seen_any_version=float(meta[6]), groups={g: v[0] for g, v in cand.items()},
+        events=sum(v[0] for v in cand.values()),
+        requests=sum(v[1] for v in cand.values()),
+        previous_events=sum(v[0] for v in base.values()),
+        previous_requests=sum(v[1] for v in base.values()),
+        first_seen_any_version=float(meta[6]),
+        groups={g: v[0] for g, v in cand.items()},
     )
 
 
-def _fill_spread(store: Store, windows: list[GroupWindow], version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
+def _fill_spread(
+    store: Store,
+    windows: list[GroupWindow],
+    version: str,
+    by_id: dict[str, SignatureEvidence],
+    ids: list[str],
+) -> None:
     clause, params = _window_clause(windows, True)
     params = [version if p == "<candidate>" else p for p in params]
     for sig, wikis in store.query(
@@ -258,7 +325,9 @@ def _fill_spread(store: Store, windows: list[GroupWindow], version: str, by_id: 
 def _fill_hosts(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
     top: dict[str, tuple[str, int]] = {}
     count: dict[str, int] = defaultdict(int)
-    for sig, host, events in store.query("SELECT signature, host, events FROM signature_hosts WHERE version = ?", (version,)):
+    for sig, host, events in store.query(
+        "SELECT signature, host, events FROM signature_hosts WHERE version = ?", (version,)
+    ):
         sig = str(sig)
         count[sig] += 1
         if sig not in top or int(events) > top[sig][1]:
@@ -273,13 +342,22 @@ def _fill_hosts(store: Store, version: str, by_id: dict[str, SignatureEvidence],
 
 def _fill_first_seen(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
     for sig, first, last in _in_chunks(
-        store, "SELECT signature, first_seen, last_seen FROM signature_versions WHERE version = ? AND signature IN ({ids})", ids, (version,)
+        store,
+        "SELECT signature, first_seen, last_seen FROM signature_versions WHERE version = ? AND signature IN ({ids})",
+        ids,
+        (version,),
     ):
         by_id[str(sig)].first_seen = float(first)
         by_id[str(sig)].last_seen = float(last)
 
 
-def _fill_peaks(store: Store, windows: list[GroupWindow], version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
+def _fill_peaks(
+    store: Store,
+    windows: list[GroupWindow],
+    version: str,
+    by_id: dict[str, SignatureEvidence],
+    ids: list[str],
+) -> None:
     """Busiest hour and 12-hour window of V (for the logspam rule), only where it can matter."""
     if not ids:
         return
@@ -290,7 +368,8 @@ def _fill_peaks(store: Store, windows: list[GroupWindow], version: str, by_id: d
         store,
         "SELECT c.signature, c.hour, SUM(c.events) FROM counts c JOIN wiki_groups g ON g.wiki = c.wiki "
         f"WHERE ({clause}) AND c.signature IN ({{ids}}) GROUP BY c.signature, c.hour",
-        ids, params,
+        ids,
+        params,
     ):
         hourly[str(sig)][int(hour)] += int(events)
     for sig, series in hourly.items():
@@ -303,7 +382,14 @@ def _fill_peaks(store: Store, windows: list[GroupWindow], version: str, by_id: d
         e.max_events_12h = best
 
 
-def _fill_history(store: Store, version: str, at: float, lookback: float, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
+def _fill_history(
+    store: Store,
+    version: str,
+    at: float,
+    lookback: float,
+    by_id: dict[str, SignatureEvidence],
+    ids: list[str],
+) -> None:
     """Events of each signature in versions older than V within the lookback (for NEW)."""
     versions = [str(r[0]) for r in store.query("SELECT DISTINCT version FROM signature_versions")]
     older = [v for v in versions if v and version_key(v) < version_key(version)]
@@ -317,7 +403,8 @@ def _fill_history(store: Store, version: str, at: float, lookback: float, by_id:
         store,
         f"SELECT signature, version, SUM(events) FROM counts WHERE version IN ({marks}) AND hour BETWEEN ? AND ? "
         "AND signature IN ({ids}) GROUP BY signature, version",
-        ids, [*older, h0, h1],
+        ids,
+        [*older, h0, h1],
     ):
         found[str(sig)][str(v)] = int(events)
     for sig, per_version in found.items():
@@ -360,7 +447,9 @@ def windowed_history(store: Store, window: float, since: float | None = None) ->
     if since is not None:
         where, params = "WHERE bucket >= ?", [int(since // BUCKET_SECONDS)]
     totals: dict[int, int] = defaultdict(int)
-    for bucket, events in store.query(f"SELECT bucket, SUM(events) FROM error_buckets {where} GROUP BY bucket", params):
+    for bucket, events in store.query(
+        f"SELECT bucket, SUM(events) FROM error_buckets {where} GROUP BY bucket", params
+    ):
         totals[int(bucket) // per] += int(events)
     if not totals:
         return []

@@ -15,7 +15,16 @@ from traintriage.train.groups import GroupMembership
 def save_deploy_steps(store: Store, steps: Iterable[DeployStep]) -> int:
     """Insert steps; the same step imported twice is stored once. Returns how many were new."""
     rows = [
-        (s.at.timestamp(), ",".join(s.groups), s.version or "", s.actor or "", s.kind, s.message, s.source, s.line)
+        (
+            s.at.timestamp(),
+            ",".join(s.groups),
+            s.version or "",
+            s.actor or "",
+            s.kind,
+            s.message,
+            s.source,
+            s.line,
+        )
         for s in steps
     ]
     if not rows:

@@ -588,3 +588,12 @@ def test_config_from_mapping_errors(table: dict[str, object], message: str) -> N
     with pytest.raises(ConfigError) as err:
         DetectionConfig.from_mapping(table)
     assert message in str(err.value)
+
+
+def test_candidate_hours_are_the_union_of_overlapping_windows() -> None:
+    """group0's window lies inside testwikis': 30 h of V, not 34 (the excess floor is per wall-clock hour)."""
+    nested = [window("testwikis", hours=30), window("group0", hours=4)]
+    assert classify_mod._union_hours(nested) == pytest.approx(30.0)
+    apart = [window("group0", hours=2, at=AT - 10 * H), window("group1", hours=3)]
+    assert classify_mod._union_hours(apart) == pytest.approx(5.0)
+    assert classify_mod._union_hours([]) == 0.0

@@ -219,15 +219,21 @@ class _Pair:
 
 @dataclass(frozen=True)
 class _Test:
+    """A signature's test before multiplicity control; p is None when it could not be tested."""
+
     seen_before: bool
-    pairs: tuple[_Pair, ...]
-    p: float | None
-    rr: float | None
-    excess: float | None
-    hours: float
     exposure: Exposure
     method: str
     expected_if_unchanged: float | None  # baseline rate x V's exposure (for FIXED)
+    pairs: tuple[_Pair, ...] = ()
+    p: float | None = None
+    rr: float | None = None
+    excess: float | None = None
+    hours: float = 0.0
+
+
+_UNTESTED_NO_EXPOSURE = "untested: no exposure"
+_NO_EXPOSURE = Exposure(None, None, "none")
 
 
 def _seen_before(sig: SignatureEvidence) -> bool:
@@ -261,27 +267,33 @@ def _pairs(sig: SignatureEvidence, windows: dict[str, GroupWindow]) -> tuple[_Pa
 def _exposure_of(pairs: Iterable[_Pair], source: str) -> Exposure:
     pairs = list(pairs)
     if not pairs:
-        return Exposure(None, None, "none")
+        return _NO_EXPOSURE
     return Exposure(sum(p.t1 for p in pairs), sum(p.t0 for p in pairs), source)
 
 
 def _test(
     sig: SignatureEvidence, windows: dict[str, GroupWindow], source: str, config: DetectionConfig
 ) -> _Test:
-    seen = _seen_before(sig)
     pairs = _pairs(sig, windows)
     expected = _expected_if_unchanged(sig, pairs, windows)
-    if not seen:
+    if not _seen_before(sig):
         return _test_unseen(sig, pairs, windows, source, expected)
     informative = tuple(p for p in pairs if p.x1 + p.x0 > 0)
     if not informative:
-        why = "no exposure" if not pairs else "no events in the tested windows"
-        return _Test(
-            True, pairs, None, None, None, 0.0, _exposure_of(pairs, source), f"untested: {why}", expected
-        )
+        method = _UNTESTED_NO_EXPOSURE if not pairs else "untested: no events in the tested windows"
+        return _Test(True, _exposure_of(pairs, source), method, expected, pairs)
     p, rr, excess, method = _stratified(informative, config.dispersion)
-    hours = _union_hours(p_.window for p_ in informative)
-    return _Test(True, informative, p, rr, excess, hours, _exposure_of(informative, source), method, expected)
+    return _Test(
+        seen_before=True,
+        exposure=_exposure_of(informative, source),
+        method=method,
+        expected_if_unchanged=expected,
+        pairs=informative,
+        p=p,
+        rr=rr,
+        excess=excess,
+        hours=_union_hours(pair.window for pair in informative),
+    )
 
 
 def _test_unseen(
@@ -293,49 +305,34 @@ def _test_unseen(
 ) -> _Test:
     """x0 = 0 everywhere: P(all n requests fall in V) = prod share_g ** x1_g, exactly."""
     if pairs:
-        log_p = sum(p.x1 * math.log(p.t1 / (p.t1 + p.t0)) for p in pairs if p.x1)
         excess = sum(p.x1 * p.t0 / (p.t1 + p.t0) for p in pairs)
-        hours = _union_hours(p.window for p in pairs if p.x1) or _union_hours(p.window for p in pairs)
-        method = "exact, x0 = 0 (product of window shares)"
         return _Test(
-            False,
-            pairs,
-            math.exp(log_p),
-            _inf_if(excess),
-            excess,
-            hours,
-            _exposure_of(pairs, source),
-            method,
-            expected,
+            seen_before=False,
+            exposure=_exposure_of(pairs, source),
+            method="exact, x0 = 0 (product of window shares)",
+            expected_if_unchanged=expected,
+            pairs=pairs,
+            p=math.exp(sum(p.x1 * math.log(p.t1 / (p.t1 + p.t0)) for p in pairs if p.x1)),
+            rr=_inf_if(excess),
+            excess=excess,
+            hours=_union_hours(p.window for p in pairs if p.x1),
         )
     exposed = [w for w in windows.values() if _has_exposure(w)]
-    if not sig.strata and exposed:  # no per-group counts: pool V's total against all exposure
-        t1 = sum(w.exposure_candidate or 0.0 for w in exposed)
-        t0 = sum(w.exposure_baseline or 0.0 for w in exposed)
-        share = t1 / (t1 + t0)
-        p = share**sig.requests if sig.requests else 1.0
-        method = "exact, x0 = 0 (pooled share, no per-group counts)"
-        return _Test(
-            False,
-            (),
-            p,
-            _inf_if(sig.requests),
-            sig.requests * (1 - share),
-            _union_hours(exposed),
-            Exposure(t1, t0, source),
-            method,
-            expected,
-        )
+    if sig.strata or not exposed:
+        return _Test(False, _NO_EXPOSURE, "count floor only (exposure unknown)", expected)
+    # No per-group counts at all: pool V's total against all exposure.
+    t1 = sum(w.exposure_candidate or 0.0 for w in exposed)
+    t0 = sum(w.exposure_baseline or 0.0 for w in exposed)
+    share = t1 / (t1 + t0)
     return _Test(
-        False,
-        (),
-        None,
-        None,
-        None,
-        0.0,
-        Exposure(None, None, "none"),
-        "count floor only (exposure unknown)",
-        expected,
+        seen_before=False,
+        exposure=Exposure(t1, t0, source),
+        method="exact, x0 = 0 (pooled share, no per-group counts)",
+        expected_if_unchanged=expected,
+        p=share**sig.requests,
+        rr=_inf_if(sig.requests),
+        excess=sig.requests * (1 - share),
+        hours=_union_hours(exposed),
     )
 
 
@@ -367,20 +364,12 @@ def _expected_if_unchanged(
 
 def _union_hours(windows: Iterable[GroupWindow]) -> float:
     """Wall-clock hours covered by the candidate windows (they overlap: group0's lies in testwikis')."""
-    spans = sorted(
-        (w.candidate_start, w.candidate_end) for w in windows if w.candidate_end > w.candidate_start
-    )
     total = 0.0
-    cur_start, cur_end = None, None
-    for start, end in spans:
-        if cur_end is None or start > cur_end:
-            if cur_start is not None and cur_end is not None:
-                total += cur_end - cur_start
-            cur_start, cur_end = start, end
-        else:
-            cur_end = max(cur_end, end)
-    if cur_start is not None and cur_end is not None:
-        total += cur_end - cur_start
+    reached = -math.inf  # end of the union so far
+    for start, end in sorted((w.candidate_start, w.candidate_end) for w in windows):
+        if end > reached:
+            total += end - max(start, reached)
+            reached = end
     return total / 3600.0
 
 
@@ -622,7 +611,7 @@ def _notes(snapshot: TrainSnapshot, tests: Sequence[_Test]) -> tuple[str, ...]:
     notes = []
     if snapshot.exposure_source == "estimated":
         notes.append("exposure is estimated from stable signatures, not imported request counts")
-    untested = sum(1 for t in tests if t.seen_before and t.p is None and t.method == "untested: no exposure")
+    untested = sum(1 for t in tests if t.seen_before and t.method == _UNTESTED_NO_EXPOSURE)
     if untested:
         notes.append(f"{untested} seen-before signatures could not be tested for regression: no exposure")
     floor_only = sum(1 for t in tests if not t.seen_before and t.p is None)

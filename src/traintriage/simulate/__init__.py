@@ -23,7 +23,7 @@ from traintriage.simulate.engine import DEFAULT_EVENTS, Engine, Renderer
 from traintriage.simulate.formats import MALFORMED_KINDS, RID_LOW, malformed
 from traintriage.simulate.scenario import Scenario, build
 from traintriage.simulate.train import HOUR_US, deploy_log_lines, iso
-from traintriage.simulate.truth import README, POLICY, Tracker, bugs_json, train_json
+from traintriage.simulate.truth import POLICY, README, Tracker, bugs_json, train_json
 from traintriage.simulate.wikis import GROUPS, write_dblists
 from traintriage.simulate.writer import DayLogs
 

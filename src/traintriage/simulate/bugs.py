@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from traintriage.simulate import data
-from traintriage.simulate.formats import slot
+from traintriage.simulate.formats import json_escape, slot
 
 MAX_VARS = 4
 POOL_SIZE = 256
@@ -147,8 +147,6 @@ class Bug:
 
     def pool(self, seed: int) -> list[tuple[bytes, ...]]:
         """Values of the concatenated variables: JSON-escaped then raw, padded to MAX_VARS each."""
-        from traintriage.simulate.formats import json_escape
-
         if not self.variables:
             return [(b"",) * (2 * MAX_VARS)]
         rng = random.Random(f"{seed}/vars/{self.label}")
@@ -402,6 +400,12 @@ def background() -> list[Bug]:
             "<P>/includes/OutputHandler.php:<L1>)",
             frames=(Frame("includes/WebResponse.php", 77), Frame("includes/OutputHandler.php", 141, "WebResponse->header(string)")),
             entries=(("web", 1),), per_hour=2),
+        Bug("bg-export-title", "background", "exception", "ERROR", "exception",
+            "Title '<title>' is not a valid page for export", exc_class="MWException",
+            frames=(Frame("includes/export/WikiExporter.php", 398),
+                    Frame("includes/specials/SpecialExport.php", 392, "WikiExporter->pagesByName(array)"),
+                    Frame("includes/specialpage/SpecialPage.php", 600, "SpecialExport->execute(NULL)")),
+            entries=(("web", 1),), per_hour=1.5, variables=(("title", lambda r: data.title(r).replace("_", " ")),)),
         Bug("bg-rare-parsoid-utf8", "background", "exception", "ERROR", "exception",
             "Invariant failed: Bad UTF-8 at start of string", exc_class="Wikimedia\\Assert\\InvariantException",
             frames=(Frame("vendor/wikimedia/assert/src/Assert.php", 224),

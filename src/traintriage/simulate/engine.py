@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from typing import Any
 
 from traintriage.simulate.bugs import Bug
 from traintriage.simulate.formats import (

@@ -55,6 +55,7 @@ class _Week:
     actor: str
     rng: random.Random
     used: set[str] = field(default_factory=set)
+    n_synth: int = 0
 
     @property
     def v(self) -> str:
@@ -74,6 +75,9 @@ class _Week:
     def bug(self, name: str, kind: str, curated: dict[str, Any], category: str, **timing: Any) -> Bug:
         """Curated text on the first cycle, a synthesized distinct one afterwards."""
         spec = dict(curated) if self.k == 0 else {**curated, **_synth(category, self.rng, self.used)}
+        if self.k:  # the curated name would describe a text this bug no longer has
+            self.n_synth += 1
+            name = f"{category}{self.n_synth}"
         label = f"{kind if kind != 'deprecation' else 'depr'}-{name}-{self.tag}"
         return Bug(label, kind, **spec, **timing)
 

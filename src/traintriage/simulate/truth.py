@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from traintriage.simulate.bugs import CRITICAL_CHANNELS, Bug
+from traintriage.simulate.bugs import CRITICAL_CHANNELS
 from traintriage.simulate.engine import Event
 from traintriage.simulate.scenario import Scenario
 from traintriage.simulate.train import HOUR_US, Segment, iso
@@ -107,7 +107,7 @@ class Tracker:
             if b.backport is not None and b.backport[0] == vi and b.backport[1] <= cp.t:
                 continue  # triaged and fixed
             hours = self.hours[(bi, vi)]
-            ev = {"bug": b.label, "kind": b.kind, "channel": b.channel, "events": n,
+            ev: dict[str, Any] = {"bug": b.label, "kind": b.kind, "channel": b.channel, "events": n,
                   "requests": len(self.reqs[(bi, vi)]), "wikis": len(self.wikis[(bi, vi)]),
                   "hosts": len(self.hosts[(bi, vi)]), "max_per_hour": max(hours.values()) if hours else 0}
             if b.channel in CRITICAL_CHANNELS and b.kind != "deprecation" and (b.kind != "regressed" or n >= 3):

@@ -6,12 +6,12 @@ files are written with mtime 0 and no name so a seed reproduces the same bytes.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 from pathlib import Path
-from typing import BinaryIO
 
-from traintriage.simulate.train import DAY_US, epoch_us
+from traintriage.simulate.train import DAY_US
 
 _FLUSH = 2000
 
@@ -20,8 +20,6 @@ class DayLogs:
     """Writes logs/mediawiki-YYYY-MM-DD.log[.gz] and truth/lines.jsonl side by side."""
 
     def __init__(self, out: Path, t_start: int, t_end: int, gz_days: int) -> None:
-        import datetime as dt
-
         self.out = out
         self.day0 = t_start // DAY_US
         self.ndays = max(1, -(-(t_end - t_start) // DAY_US))
@@ -30,13 +28,12 @@ class DayLogs:
             d = dt.date(1970, 1, 1) + dt.timedelta(days=self.day0 + i)
             suffix = ".log.gz" if i < gz_days else ".log"
             self.names.append(f"logs/mediawiki-{d.isoformat()}{suffix}")
-        assert epoch_us(dt.date(1970, 1, 1) + dt.timedelta(days=self.day0)) == self.day0 * DAY_US
         (out / "logs").mkdir(parents=True, exist_ok=True)
         (out / "truth").mkdir(parents=True, exist_ok=True)
         self.truth = open(out / "truth" / "lines.jsonl", "wb")  # noqa: SIM115 - closed in close()
         self.day = -1
-        self.fh: BinaryIO | None = None
-        self.raw: BinaryIO | None = None
+        self.fh: io.BufferedIOBase | None = None
+        self.raw: io.BufferedIOBase | None = None
         self.buf: list[bytes] = []
         self.tbuf: list[bytes] = []
         self.n = 0

@@ -280,16 +280,22 @@ def test_tenfold_regression_in_exception_channel_is_regressed_critical() -> None
     assert entry.critical
     assert entry.rr == pytest.approx(10.0)
     assert entry.rr_lower is not None and entry.rr_lower > 5
-    assert entry.excess == pytest.approx(90.0)
+    assert entry.excess == pytest.approx(180.0)  # 200 - 20 x (equal exposure)
     assert entry.auto_significant
     assert entry.p is not None and entry.q is not None and entry.q >= entry.p
 
 
 def test_regressed_needs_excess_per_hour() -> None:
-    """x1 = 30 vs 5 is significant, but 30 - 17.5 = 12.5 excess in 8 hours < 3/h."""
-    s = sig("s", [stratum("group0", 30, 5)])
-    assert "s" not in by_id(snapshot([s], [window(hours=8)]))
-    assert "s" in by_id(snapshot([s], [window(hours=2)]))
+    """x1 = 30 vs 5 at equal exposure is significant; excess 30 - 5 = 25 requests.
+
+    A warning needs 3/h: not enough over 10 hours, enough over 8. A critical channel needs 1/h.
+    """
+    warn = sig("s", [stratum("group0", 30, 5)], channel="error", level="WARNING")
+    assert "s" not in by_id(snapshot([warn], [window(hours=10)]))
+    assert "s" in by_id(snapshot([warn], [window(hours=8)]))
+    crit = sig("s", [stratum("group0", 30, 5)])
+    assert "s" in by_id(snapshot([crit], [window(hours=10)]))
+    assert "s" not in by_id(snapshot([crit], [window(hours=30)]))
 
 
 def test_critical_channels_use_the_lower_rr_floor() -> None:

@@ -207,10 +207,13 @@ def test_aggregate_leaves_out_single_host_spikes_and_cleared_signatures() -> Non
     spike = sig("spike", [stratum("group0", 400, 0)], older=0, events=500, top_host_events=480, max_1h=90)
     d = run(snapshot([spike], aggregate=(500, 100)))
     assert d.verdict == "go"
-    assert "without 1 single-host or reviewed signatures" in d.rules[0].detail
+    assert "without 1 signatures judged by other rules, single-host or reviewed" in d.rules[0].detail
     known = sig("known", [stratum("group0", 900, 10)], channel="error")
-    assert run(snapshot([known], aggregate=(1000, 110))).rule == "rollback.aggregate-rate"
+    # one flagged signature explains the rise: its own rule decides (hold), not the aggregate
+    assert run(snapshot([known], aggregate=(1000, 110))).rule == "hold.unreviewed-regressed"
     assert run(snapshot([known], aggregate=(1000, 110)), [review("known", "expected")]).verdict == "go"
+    # a diffuse rise that no flagged signature explains rolls back
+    assert run(snapshot([], aggregate=(1000, 110))).rule == "rollback.aggregate-rate"
 
 
 @pytest.mark.parametrize(

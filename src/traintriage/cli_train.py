@@ -259,3 +259,165 @@ def dump_compact(obj: Any) -> str:
 
 
 __all__ = ["deploys", "deploy", "groups", "exposure", "_iso"]
+
+
+# --- train status / gate -------------------------------------------------------------------
+
+
+def _load_config(path: str | None) -> Any:
+    """[detection] table of a TOML config file (--config or $TRAINTRIAGE_CONFIG)."""
+    import os
+    import tomllib
+
+    from traintriage.detect.config import ConfigError, DetectionConfig
+
+    path = path or os.environ.get("TRAINTRIAGE_CONFIG")
+    if not path:
+        return DetectionConfig()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return DetectionConfig.from_mapping(data.get("detection", {}))
+    except (OSError, tomllib.TOMLDecodeError, ConfigError) as err:
+        _fail(f"{path}: {err}", 2)
+
+
+def _parse_window(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except (ValueError, IndexError):
+        _fail(f"--window {text!r} is not a duration like 20s, 1m, 90", 2)
+        raise
+
+
+@main.group()
+def train() -> None:
+    """The train: status and decision for a version."""
+
+
+@train.command("status")
+@click.argument("version")
+@click.option("--at", "at", help="Evaluate as of this time (ISO 8601, e.g. 2021-01-19T11:24:00Z); default now.")
+@click.option("--db", help=DB_HELP)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML file with a [detection] table.")
+@click.option("--json", "as_json", is_flag=True, help="The stable JSON schema of docs/detection.md.")
+def train_status_cmd(version: str, at: str | None, db: str | None, config_path: str | None, as_json: bool) -> None:
+    """Stage reached, next step, verdict, the rule that decided it and the evidence."""
+    from traintriage.status import train_status
+
+    when = _parse_at(at)
+    config = _load_config(config_path)
+    store = _open_store(db)
+    try:
+        decision = train_status(store, version, when, config)
+    finally:
+        store.close()
+    if as_json:
+        _dump(decision.to_dict())
+        return
+    _print_decision(decision)
+
+
+def _print_decision(decision: Any) -> None:
+    d = decision.to_dict()
+    click.echo(f"{d['version']} as of {d['at']}: stage {d['stage'] or 'not deployed'}, next {d['next_stage'] or '-'}")
+    rule = next((r for r in d["rules"] if r["id"] == d["rule"]), None)
+    click.echo(f"verdict: {d['verdict'].upper()}  (rule {d['rule']}: {rule['description'] if rule else ''})")
+    if rule and rule.get("detail"):
+        click.echo(f"         {rule['detail']}")
+    for key in ("new", "regressed", "logspam", "deprecation", "single_host", "fixed"):
+        entries = d[key]
+        if not entries:
+            continue
+        click.echo(f"\n{key.upper().replace('_', '-')} ({len(entries)}):")
+        for e in entries[:15]:
+            counts = " ".join(f"{g}:{c['candidate_requests']}/{c['baseline_requests']}" for g, c in e["counts"].items())
+            review = e["review"]["verdict"] if e.get("review") else "untriaged"
+            click.echo(f"  {e['signature']}  [{e['channel']}] {_clip(e['title'], 80)}")
+            click.echo(f"  {'':16}  requests {counts}  wikis {e['wikis']}  first seen {e['first_seen']}  {review}")
+        if len(entries) > 15:
+            click.echo(f"  ... {len(entries) - 15} more (use --json)")
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@main.group(invoke_without_command=True)
+@click.option("--version", "version", help="Train version, e.g. 1.36.0-wmf.28.")
+@click.option("--stage", "stage", help="testwikis, group0, group1 or group2.")
+@click.option("--window", default="20s", show_default=True, help="Absolute-check window (scap: 20s).")
+@click.option("--threshold", type=int, help="Errors per window that fail the gate (default: 10 on testwikis/group0, 150 after).")
+@click.option("--at", "at", help="Evaluate as of this time (default now).")
+@click.option("--db", help=DB_HELP)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def gate(ctx: click.Context, version: str | None, stage: str | None, window: str, threshold: int | None,
+         at: str | None, db: str | None, config_path: str | None, as_json: bool) -> None:
+    """Stage gate for deploy tools: exit 0 go, 1 no-go, 2 inconclusive.
+
+    Prints the top five offending signatures. `traintriage gate analyze`
+    suggests the absolute threshold from history.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not version or not stage:
+        _fail("gate needs --version and --stage (or the `analyze` subcommand)", 2)
+        return
+    from traintriage.status import gate as run_gate
+
+    seconds = _parse_window(window)
+    config = _load_config(config_path)
+    when = _parse_at(at)
+    store = _open_store(db)
+    try:
+        result = run_gate(store, version, stage, when, seconds, config, threshold)
+    except ValueError as err:
+        store.close()
+        _fail(str(err), 2)
+        return
+    store.close()
+    if as_json:
+        _dump(result.to_dict())
+    else:
+        click.echo(f"gate {version} @ {stage}: {result.verdict.upper()} (exit {result.exit_code})")
+        click.echo(f"  {result.reason}")
+        click.echo(f"  errors in last {seconds:g}s: {result.window_errors} (threshold {result.threshold})")
+        if result.offenders:
+            click.echo("  top offenders:")
+            for e in result.offenders:
+                labels = ",".join(str(lbl) for lbl in e.labels)
+                click.echo(f"    {e.signature} {e.requests:>6} req  [{labels}] {_clip(e.title, 90)}")
+    sys.exit(result.exit_code)
+
+
+@gate.command("analyze")
+@click.option("--window", default="20s", show_default=True)
+@click.option("--days", default=90, show_default=True, help="History to analyse, counted back from the newest event.")
+@click.option("--db", help=DB_HELP)
+@click.option("--json", "as_json", is_flag=True)
+def gate_analyze(window: str, days: int, db: str | None, as_json: bool) -> None:
+    """Suggest the absolute threshold: ceil(mean + 3σ) of windowed error counts, outliers removed."""
+    from traintriage.status import suggest_threshold
+
+    seconds = _parse_window(window)
+    store = _open_store(db)
+    from traintriage.store.reads import newest_event
+
+    newest = newest_event(store)
+    since = newest - days * 86400 if newest else None
+    result = suggest_threshold(store, seconds, since)
+    store.close()
+    if result is None:
+        _fail("not enough history to analyse (ingest some logs first)")
+        return
+    if as_json:
+        _dump(result.to_dict())
+        return
+    click.echo(f"{result.windows:,} windows of {seconds:g}s over {days} days: mean {result.mean:.2f}, σ {result.stdev:.2f}, "
+               f"{result.outliers_removed} outlier windows removed")
+    click.echo(f"suggested threshold: {result.threshold} errors per {seconds:g}s  (use: traintriage gate --threshold {result.threshold})")

@@ -305,11 +305,14 @@ def _test_unseen(
 ) -> _Test:
     """x0 = 0 everywhere: P(all n requests fall in V) = prod share_g ** x1_g, exactly."""
     if pairs:
+        # Absent from older versions over the whole lookback, not just the baseline window:
+        # the lookback exposure is the fair denominator when the snapshot has it.
+        pairs = tuple(_Pair(p.x1, p.t1, p.x0, p.window.exposure_lookback or p.t0, p.window) for p in pairs)
         excess = sum(p.x1 * p.t0 / (p.t1 + p.t0) for p in pairs)
         return _Test(
             seen_before=False,
             exposure=_exposure_of(pairs, source),
-            method="exact, x0 = 0 (product of window shares)",
+            method="exact, x0 = 0 (product of window shares, older versions over the lookback)",
             expected_if_unchanged=expected,
             pairs=pairs,
             p=math.exp(sum(p.x1 * math.log(p.t1 / (p.t1 + p.t0)) for p in pairs if p.x1)),
@@ -387,7 +390,10 @@ def _stratified(pairs: Sequence[_Pair], dispersion: float) -> tuple[float, float
     else:
         p_value = p_exact
     rr = mh.rr_mh if len(pairs) > 1 else stats.rate_ratio(pairs[0].x1, pairs[0].t1, pairs[0].x0, pairs[0].t0)
-    return min(1.0, max(0.0, p_value)), rr, mh.excess, method
+    # Practical excess (§6 robustness 5): V's requests minus what the baseline's rate predicts
+    # at V's exposure. (The conditional n*p0 expectation contains x1 itself and understates it.)
+    excess = sum(p.x1 - p.x0 * p.t1 / p.t0 for p in pairs)
+    return min(1.0, max(0.0, p_value)), rr, excess, method
 
 
 def _rr_lower(pairs: Sequence[_Pair], alpha: float, dispersion: float) -> float:
@@ -505,7 +511,8 @@ def _is_regressed(
 ) -> tuple[bool, str, float | None]:
     """BH q, then practical significance: excess per hour and RR_L (critical channels: lower floor)."""
     assert test.p is not None and test.excess is not None
-    need_excess = config.min_excess_per_hour * max(1.0, test.hours)
+    per_hour = config.min_excess_per_hour_critical if critical else config.min_excess_per_hour
+    need_excess = per_hour * max(1.0, test.hours)
     need_rr = config.rr_lower_min_critical if critical else config.rr_lower_min
     head = f"p = {test.p:.2g}, q = {q:.2g}"
     if q > config.fdr_q:

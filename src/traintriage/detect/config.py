@@ -68,6 +68,9 @@ class DetectionConfig:
     """RR_L floor for critical channels (fatal, exception; §6 robustness 5)."""
     min_excess_per_hour: float = 3.0
     """Excess requests over expectation per candidate hour (§6 robustness 5)."""
+    min_excess_per_hour_critical: float = 1.0
+    """The same floor for critical channels: a fatal or exception rising by one request an hour
+    (24 a day, every day) is worth a developer's look; §6's 3/h suits warnings."""
     dispersion: float = 1.0
     """Quasi-Poisson phi (>= 1) from stable signatures (§6 robustness 2); 1 = plain binomial."""
 

@@ -329,15 +329,18 @@ def _rollback_aggregate(ctx: _Context) -> RuleResult:
         f"RR {_fmt(result.rr)}, RR_L {_fmt(result.rr_lower)}, p = {result.p:.2g}"
     )
     if excluded:
-        detail += f" (without {len(excluded)} single-host or reviewed signatures)"
+        detail += f" (without {len(excluded)} signatures judged by other rules, single-host or reviewed)"
     return RuleResult(rid, "rollback", desc, fired, detail)
 
 
 def _aggregate_counts(ctx: _Context) -> tuple[int, int, tuple[str, ...]]:
-    """The snapshot's aggregate minus single-host spikes and signatures reviewed as not blocking.
+    """The snapshot's aggregate minus every signature another rule already judges.
 
-    A one-host spike must not roll a train back through the back door of the aggregate,
-    and a signature a human cleared should not keep the aggregate alarm on forever.
+    The aggregate is the net for a *diffuse* increase that no single signature explains.
+    Flagged signatures (NEW, REGRESSED, LOGSPAM, ...) have their own rules: a new warning
+    spamming the log must give `hold`, not `rollback` through the back door of the
+    aggregate; a one-host spike must not roll a train back; and a signature a human
+    cleared should not keep the aggregate alarm on forever.
     """
     snap, cfg = ctx.snapshot, ctx.config
     x1, x0 = snap.aggregate_candidate_requests, snap.aggregate_baseline_requests
@@ -347,7 +350,7 @@ def _aggregate_counts(ctx: _Context) -> tuple[int, int, tuple[str, ...]]:
         if e.channel.lower() not in aggregated:
             continue
         review = ctx.reviews.get(e.signature)
-        if e.has(Label.SINGLE_HOST) or (review is not None and review.clears):
+        if e.flagged or e.has(Label.SINGLE_HOST) or (review is not None and review.clears):
             x1 -= e.requests
             x0 -= sum(s.baseline_requests for s in e.strata)
             excluded.append(e.signature)

@@ -21,18 +21,19 @@ class GroupWindow:
     """One stratum: group G under V since promotion vs. under the previous version before it."""
 
     group: str
-    promoted_at: float  # when G started running V (the last roll-forward before `at`)
-    candidate_start: float  # = promoted_at
+    promoted_at: float  # the last roll-forward of G to V before `at` (the stage's age counts from here)
+    candidate_start: float  # the first roll-forward of G to V (counts accumulate from here)
     candidate_end: float  # = at (or when G left V again)
-    baseline_start: float  # promoted_at - duration (capped)
-    baseline_end: float  # = promoted_at
+    baseline_start: float  # candidate_start - candidate duration (capped at baseline_hours)
+    baseline_end: float  # = candidate_start
     baseline_version: str | None  # the version G ran just before V
-    exposure_candidate: float | None = (
-        None  # requests served by V on G in the candidate window (None = unknown)
-    )
-    exposure_baseline: float | None = (
-        None  # requests served by the baseline version on G in the baseline window
-    )
+    # requests served by V on G in the candidate window (None = unknown)
+    exposure_candidate: float | None = None
+    # requests served by the baseline version on G in the baseline window
+    exposure_baseline: float | None = None
+    # requests served by OLDER versions on G over the lookback before candidate_start: the
+    # denominator for NEW (absent from all of that, not just from the baseline window)
+    exposure_lookback: float | None = None
 
 
 @dataclass(frozen=True)

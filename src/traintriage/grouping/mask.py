@@ -163,12 +163,11 @@ _COMPOUND = RULES.compound
 _VERSION = RULES.version
 # A core with separators is tried whole only if it may be a value that contains them.
 _WHOLE_FIRST = frozenset("0123456789+-[{")
-_HAS_VALUE = re.compile(r"[\d@]").search
-_HAS_VALUE_OR_URL = re.compile(r"[\d@]|://").search
+_VALUE_BYTES = b"0123456789@"
 _HAS_DIGIT = re.compile(r"\d").search
 # Candidate tokens for texts with tabs, newlines or Unicode spaces (the slow path).
-_CANDIDATE = re.compile(r"(?<!\S)[^\s\d@]*+[\d@]\S*")
-_CANDIDATE_URL = re.compile(r"(?<!\S)(?=\S*?(?:\d|@|://))\S+")
+_CANDIDATE = re.compile(r"(?<!\S)[^\s0-9@]*+[0-9@]\S*")
+_CANDIDATE_URL = re.compile(r"(?<!\S)(?=\S*?(?:[0-9@]|://))\S+")
 
 
 def strip_versions(text: str) -> str:
@@ -188,22 +187,25 @@ def mask_text(text: str) -> str:
     for rule in _TEXT_RULES:
         if rule.trigger in text:
             text = rule.apply(text)
+    # Deleting the value characters in C tells, for the text and then for each token,
+    # whether there is anything to mask, without a regex scan or a call per token.
+    raw = text.encode("utf-8", "surrogatepass")
+    plain = raw.translate(None, _VALUE_BYTES)
     url = "://" in text
-    has_value = _HAS_VALUE_OR_URL if url else _HAS_VALUE
-    first = has_value(text)
-    if first is None:
+    if len(plain) == len(raw) and not url:
         return text
     if text.isprintable():  # no whitespace but " ": a plain split is exact
-        # Tokens before the first value are kept as they are, unlooked at.
-        start = text.rfind(" ", 0, first.start()) + 1
-        head = text[:start]
-        tokens = text[start:].split(" ")
-        previous = [head[:-1].rpartition(" ")[2], *tokens]  # one longer: zip stops first
-        masked = [
-            t if t.isalpha() or has_value(t) is None else _mask_after(p, t)
-            for p, t in zip(previous, tokens, strict=False)
-        ]
-        text = head + " ".join(masked)
+        tokens = text.split(" ")
+        plain_tokens = plain.decode("utf-8", "surrogatepass").split(" ")
+        previous = ["", *tokens]  # one longer: zip stops at the last token
+        if url:
+            masked = [
+                t if t == q and "://" not in t else _mask_after(p, t)
+                for t, q, p in zip(tokens, plain_tokens, previous, strict=False)
+            ]
+        else:
+            masked = [t if t == q else _mask_after(p, t) for t, q, p in zip(tokens, plain_tokens, previous, strict=False)]
+        text = " ".join(masked)
     else:
         text = (_CANDIDATE_URL if url else _CANDIDATE).sub(_mask_match, text)
     for rule in _COMPOUND:

@@ -122,14 +122,6 @@ class Timeline:
         """`all wikis to <previous>`: the other rollback wording."""
         return self._apply(t, actor, f"all wikis to {self.versions[vi]}", "rollback", "group2", range(4), vi, cause, note)
 
-    def state_at(self, t: int) -> tuple[int, ...]:
-        state: tuple[int, ...] = (0, 0, 0, 0)
-        for s in self.steps:
-            if s.t > t:
-                break
-            state = s.state
-        return state
-
 
 def deploy_log_lines(tl: Timeline) -> list[str]:
     """Lines as `git log --format='%cd %cn | %s'` prints them, names padded like the Appendix."""

@@ -185,10 +185,11 @@ def train_json(sc: Scenario, results: list[dict[str, Any]]) -> dict[str, Any]:
 README = """\
 traintriage simulated train (seed {seed}, {weeks} weeks from {start}, ~{events} events requested)
 
-logs/mediawiki-YYYY-MM-DD.log[.gz]   one file per UTC day, lines in time order. Formats mixed per line:
-    ~85.8% MediaWiki Logstash JSON, ~5% ECS JSON (exception/error/fatal channels only; others fall back to
-    Logstash), ~5% syslog "<ts> <host> mediawiki: @cee: {{json}}", ~4% udp2log text, ~0.2% malformed.
-    The first days are gzip-compressed, like rotated logs.
+logs/mediawiki-YYYY-MM-DD.log[.gz]   one file per UTC day, lines in time order. Formats drawn per line:
+    86% MediaWiki Logstash JSON, 5% ECS JSON (exception/error/fatal channels only; other channels stay
+    Logstash), 5% syslog "<ts> <host> mediawiki: @cee: {{json}}", 4% udp2log text; then ~0.2% of lines are
+    broken (truncated, invalid UTF-8, binary junk, JSON without @timestamp/message, two lines over 2 MB).
+    The first three days are gzip-compressed, like rotated logs.
 deploys/wikiversions.log   wikiversions.json commit log: "YYYY-MM-DD HH:MM <actor> | <subject>"
 dblists/*.dblist           testwikis, group0 (also lists the test wikis, as mediawiki-config does), group1, group2, all
 exposure.csv               hour,group,version,requests: app-server requests per hour, disjoint groups

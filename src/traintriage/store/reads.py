@@ -202,3 +202,9 @@ def store_stats(store: Store) -> dict[str, int]:
         out[table] = int(store.query(f"SELECT COUNT(*) FROM {table}")[0][0])
     out["events"] = int(store.query("SELECT COALESCE(SUM(events), 0) FROM signatures")[0][0])
     return out
+
+
+def newest_event(store: Store) -> float | None:
+    """Time of the newest stored event (replays and analyses count back from it)."""
+    value = store.query("SELECT MAX(last_seen) FROM signatures")[0][0]
+    return float(value) if value is not None else None

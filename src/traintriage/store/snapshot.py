@@ -71,7 +71,7 @@ def group_windows(timeline: Timeline, version: str, at: float, baseline_seconds:
         starts = [_ts(p.at) for p in promotions if p.group == group]
         if not starts:
             continue
-        start = min(starts)
+        start, latest = min(starts), max(starts)
         if timeline.version_at(group, at) == version:
             end = at
         else:
@@ -82,7 +82,7 @@ def group_windows(timeline: Timeline, version: str, at: float, baseline_seconds:
         windows.append(
             GroupWindow(
                 group=group,
-                promoted_at=start,
+                promoted_at=latest,
                 candidate_start=start,
                 candidate_end=end,
                 baseline_start=baseline_start,
@@ -135,32 +135,41 @@ def _in_chunks(
 
 
 def _exposure(
-    store: Store, windows: list[GroupWindow], version: str, membership: GroupMembership
+    store: Store, windows: list[GroupWindow], version: str, membership: GroupMembership, lookback_start: float
 ) -> list[GroupWindow] | None:
     """Fill windows with imported request counts; None when no exposure was imported."""
     if not store.query("SELECT 1 FROM exposure LIMIT 1"):
         return None
+    older = [
+        str(r[0])
+        for r in store.query("SELECT DISTINCT version FROM exposure")
+        if version_key(str(r[0])) < version_key(version)
+    ]
     filled = []
     for w in windows:
-        t1 = _requests(store, version, w.group, membership, w.candidate_start, w.candidate_end)
+        t1 = _requests(store, [version], w.group, membership, w.candidate_start, w.candidate_end)
         t0 = (
-            _requests(store, w.baseline_version, w.group, membership, w.baseline_start, w.baseline_end)
+            _requests(store, [w.baseline_version], w.group, membership, w.baseline_start, w.baseline_end)
             if w.baseline_version
             else None
         )
-        filled.append(_with_exposure(w, t1, t0))
+        lookback = _requests(store, older, w.group, membership, lookback_start, w.candidate_start)
+        filled.append(_with_exposure(w, t1, t0, max(lookback or 0.0, t0 or 0.0) or None))
     return filled
 
 
 def _requests(
-    store: Store, version: str | None, group: str, membership: GroupMembership, lo: float, hi: float
+    store: Store, versions: list[str], group: str, membership: GroupMembership, lo: float, hi: float
 ) -> float | None:
-    if version is None:
+    """Imported requests of these versions on a group (or its wikis) between two times."""
+    if not versions:
         return None
     h0, h1 = int(lo // 3600), int(hi // 3600)
+    vmarks = ",".join("?" * len(versions))
     rows = store.query(
-        "SELECT SUM(requests) FROM exposure WHERE version = ? AND scope = 'group' AND name = ? AND hour BETWEEN ? AND ?",
-        (version, group, h0, h1),
+        f"SELECT SUM(requests) FROM exposure WHERE version IN ({vmarks}) AND scope = 'group' AND name = ? "
+        "AND hour BETWEEN ? AND ?",
+        (*versions, group, h0, h1),
     )
     total = rows[0][0]
     if total is None:
@@ -168,16 +177,17 @@ def _requests(
         if wikis:
             got = _in_chunks(
                 store,
-                "SELECT SUM(requests) FROM exposure WHERE version = ? AND scope = 'wiki' AND hour BETWEEN ? AND ? AND name IN ({ids})",
+                f"SELECT SUM(requests) FROM exposure WHERE version IN ({vmarks}) AND scope = 'wiki' "
+                "AND hour BETWEEN ? AND ? AND name IN ({ids})",
                 wikis,
-                (version, h0, h1),
+                (*versions, h0, h1),
             )
             vals = [r[0] for r in got if r[0] is not None]
             total = sum(vals) if vals else None
     return float(total) if total is not None else None
 
 
-def _with_exposure(w: GroupWindow, t1: float | None, t0: float | None) -> GroupWindow:
+def _with_exposure(w: GroupWindow, t1: float | None, t0: float | None, lookback: float | None) -> GroupWindow:
     return GroupWindow(
         group=w.group,
         promoted_at=w.promoted_at,
@@ -188,6 +198,7 @@ def _with_exposure(w: GroupWindow, t1: float | None, t0: float | None) -> GroupW
         baseline_version=w.baseline_version,
         exposure_candidate=t1,
         exposure_baseline=t0,
+        exposure_lookback=lookback,
     )
 
 
@@ -196,8 +207,12 @@ def _estimated_exposure(
     cand: dict[str, dict[str, list[int]]],
     base: dict[str, dict[str, list[int]]],
     stable: set[str],
+    lookback_start: float,
 ) -> list[GroupWindow]:
-    """Exposure from stable signatures (present before V and in both windows): a control group."""
+    """Exposure from stable signatures (present before V and in both windows): a control group.
+
+    The lookback exposure is the baseline's scaled by duration (steady traffic assumed).
+    """
     out = []
     for w in windows:
         t1 = t0 = 0
@@ -207,7 +222,10 @@ def _estimated_exposure(
             if c and b:
                 t1 += c[1]
                 t0 += b[1]
-        out.append(_with_exposure(w, float(t1) if t1 and t0 else None, float(t0) if t1 and t0 else None))
+        ok = bool(t1 and t0)
+        span = max(w.baseline_end - w.baseline_start, 1.0)
+        lookback = t0 * max(1.0, (w.candidate_start - lookback_start) / span) if ok else None
+        out.append(_with_exposure(w, float(t1) if ok else None, float(t0) if ok else None, lookback))
     return out
 
 
@@ -238,12 +256,13 @@ def train_snapshot(
         )
     }
     first_deploy = min((w.promoted_at for w in windows), default=at)
-    imported = _exposure(store, windows, version, membership)
+    imported = _exposure(store, windows, version, membership, at - lookback_seconds)
     if imported is not None:
         windows, source = imported, "requests"
     else:
         stable = {s for s in cand if s in base and float(meta[s][6]) < first_deploy}
-        windows, source = _estimated_exposure(windows, cand, base, stable), "estimated" if windows else "none"
+        windows = _estimated_exposure(windows, cand, base, stable, at - lookback_seconds)
+        source = "estimated" if windows else "none"
     evidence = [_evidence(sig, meta[sig], cand[sig], base.get(sig, {})) for sig in ids]
     evidence += [
         _evidence(sig, meta[sig], {}, base[sig]) for sig in sorted(base) if sig not in cand and sig in meta

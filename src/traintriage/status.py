@@ -1,0 +1,149 @@
+"""Train status and the stage gate: the library calls behind the CLI, the API and the pages.
+
+`train_status` = stored counts -> snapshot (store/snapshot.py) -> classify -> decide.
+`gate` adds scap's absolute error-count net over the last window to that decision.
+`suggest_threshold` reproduces `scap analyze-logstash`: mean + 3σ of windowed counts
+after dropping outliers above 3σ.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from traintriage.detect.classify import Entry, classify
+from traintriage.detect.config import DetectionConfig
+from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
+from traintriage.store.db import Store
+from traintriage.store.snapshot import TrainContext, load_train, train_snapshot, window_errors, windowed_history
+from traintriage.train.groups import STAGES
+
+EARLY_STAGES = ("testwikis", "group0")  # scap's canary threshold applies here; production after
+
+
+def train_status(
+    store: Store,
+    version: str,
+    at: float,
+    config: DetectionConfig | None = None,
+    reviews: Mapping[str, Review] | None = None,
+    context: TrainContext | None = None,
+) -> Decision:
+    """The verdict for `version` as of `at`, using only what was known then."""
+    config = config or DetectionConfig()
+    snapshot = train_snapshot(
+        store,
+        version,
+        at,
+        lookback_seconds=config.lookback_days * 86400,
+        baseline_seconds=config.baseline_hours * 3600,
+        gate_window=config.gate_window_seconds,
+        context=context,
+    )
+    classification = classify(snapshot, config)
+    return decide(snapshot, classification, config, reviews)
+
+
+@dataclass
+class GateResult:
+    """What `traintriage gate` prints and exits with."""
+
+    version: str
+    stage: str
+    at: float
+    window: float
+    window_errors: int
+    threshold: int
+    exit_code: int
+    verdict: str
+    reason: str
+    decision: Decision | None
+    offenders: list[Entry] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "stage": self.stage,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "window_seconds": self.window,
+            "window_errors": self.window_errors,
+            "threshold": self.threshold,
+            "decision": self.decision.to_dict() if self.decision else None,
+            "top_offenders": [
+                {"signature": e.signature, "title": e.title, "requests": e.requests, "events": e.events,
+                 "labels": [str(lbl) for lbl in e.labels]}
+                for e in self.offenders
+            ],
+        }
+
+
+def gate(
+    store: Store,
+    version: str,
+    stage: str,
+    at: float,
+    window: float,
+    config: DetectionConfig | None = None,
+    threshold: int | None = None,
+    reviews: Mapping[str, Review] | None = None,
+) -> GateResult:
+    """May `version` be (or stay) at `stage`? Exit 0 go, 1 no-go, 2 inconclusive."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r} (one of {', '.join(STAGES)})")
+    config = config or DetectionConfig()
+    limit = threshold if threshold is not None else (
+        config.canary_threshold if stage in EARLY_STAGES else config.production_threshold
+    )
+    errors = window_errors(store, version, at, window)
+    decision = train_status(store, version, at, config, reviews)
+    offenders = top_offenders(decision, 5)
+    if errors >= limit:
+        return GateResult(version, stage, at, window, errors, limit, 1, "no-go",
+                          f"{errors} errors in the last {window:g}s ≥ threshold {limit} (scap-style absolute check)",
+                          decision, offenders)
+    if decision.stage is None and stage == STAGES[0]:
+        return GateResult(version, stage, at, window, errors, limit, 0, "go",
+                          f"{version} is not deployed yet; nothing to check before {stage}", decision, [])
+    code = gate_exit_code(decision)
+    rule = next((r for r in decision.rules if r.id == decision.rule), None)
+    reason = f"{decision.verdict}: {rule.description if rule else decision.rule}"
+    if rule and rule.detail:
+        reason += f" — {rule.detail}"
+    return GateResult(version, stage, at, window, errors, limit, code, decision.verdict, reason, decision, offenders)
+
+
+@dataclass(frozen=True)
+class ThresholdSuggestion:
+    window: float
+    windows: int
+    mean: float
+    stdev: float
+    outliers_removed: int
+    threshold: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"window_seconds": self.window, "windows": self.windows, "mean": round(self.mean, 3),
+                "stdev": round(self.stdev, 3), "outliers_removed": self.outliers_removed, "threshold": self.threshold}
+
+
+def suggest_threshold(store: Store, window: float, since: float | None = None) -> ThresholdSuggestion | None:
+    """ceil(mean + 3σ) of error counts per window, outliers above mean + 3σ removed first."""
+    counts = windowed_history(store, window, since)
+    if len(counts) < 2:
+        return None
+    mean, sd = statistics.fmean(counts), statistics.pstdev(counts)
+    kept = [c for c in counts if c <= mean + 3 * sd]
+    removed = len(counts) - len(kept)
+    if len(kept) >= 2:
+        mean, sd = statistics.fmean(kept), statistics.pstdev(kept)
+    return ThresholdSuggestion(window, len(counts), mean, sd, removed, max(1, math.ceil(mean + 3 * sd)))
+
+
+def load_context(store: Store) -> TrainContext:
+    """Timeline and membership, loaded once for several evaluations (replays)."""
+    return load_train(store)

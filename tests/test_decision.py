@@ -250,6 +250,7 @@ TOP_KEYS = [
     "fixed",
     "deprecation",
     "single_host",
+    "stopped",
     "exposure",
 ]
 ENTRY_KEYS = [

@@ -10,12 +10,13 @@ from __future__ import annotations
 import msgspec
 
 
-class Event(msgspec.Struct, gc=False, kw_only=True):
+class Event(msgspec.Struct, gc=False):
     """One production log event, whatever format it came in.
 
     `message` is the rendered message; `normalized_message` is the PSR-3 template
     (placeholders not expanded) when the producer gives one (MediaWiki does).
     `trace` is the (already redacted) stack trace text, frames one per line.
+    Readers on the hot path construct it positionally (field order is part of the API).
     """
 
     ts: float

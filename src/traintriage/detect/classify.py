@@ -44,6 +44,7 @@ class Label(StrEnum):
     LOGSPAM = "logspam"
     DEPRECATION = "deprecation"
     SINGLE_HOST = "single_host"
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class Entry:
     @property
     def severity(self) -> int:
         """0 is the most severe; used for ordering only."""
-        if self.has(Label.SINGLE_HOST):
+        if self.has(Label.SINGLE_HOST) or self.has(Label.STOPPED):
             return 5
         if self.has(Label.DEPRECATION) and not self.has(Label.LOGSPAM):
             return 4
@@ -148,15 +149,15 @@ class Classification:
 
     @property
     def new(self) -> list[Entry]:
-        return self._view(Label.NEW, exclude=(Label.SINGLE_HOST, Label.DEPRECATION))
+        return self._view(Label.NEW, exclude=(Label.SINGLE_HOST, Label.DEPRECATION, Label.STOPPED))
 
     @property
     def regressed(self) -> list[Entry]:
-        return self._view(Label.REGRESSED, exclude=(Label.SINGLE_HOST, Label.DEPRECATION))
+        return self._view(Label.REGRESSED, exclude=(Label.SINGLE_HOST, Label.DEPRECATION, Label.STOPPED))
 
     @property
     def logspam(self) -> list[Entry]:
-        return self._view(Label.LOGSPAM, exclude=(Label.SINGLE_HOST,))
+        return self._view(Label.LOGSPAM, exclude=(Label.SINGLE_HOST, Label.STOPPED))
 
     @property
     def deprecation(self) -> list[Entry]:
@@ -169,6 +170,11 @@ class Classification:
     @property
     def fixed(self) -> list[Entry]:
         return self._view(Label.FIXED)
+
+    @property
+    def stopped(self) -> list[Entry]:
+        """NEW/REGRESSED signatures that stopped occurring (a backport or config fix, most likely)."""
+        return self._view(Label.STOPPED)
 
 
 # --------------------------------------------------------------------------- #
@@ -186,7 +192,7 @@ def classify(snapshot: TrainSnapshot, config: DetectionConfig) -> Classification
     m = len(family)
     entries = []
     for i, (sig, test) in enumerate(zip(snapshot.signatures, tests, strict=True)):
-        entry = _label(sig, test, qvalues.get(i), m, config)
+        entry = _label(sig, test, qvalues.get(i), m, config, _quiet_end(sig, windows, snapshot.at))
         if entry is not None:
             entries.append(entry)
     entries.sort(key=lambda e: (e.severity, -e.requests, e.signature))
@@ -443,7 +449,7 @@ def _invert_increasing(f: Callable[[float], float], target: float) -> float:
 
 
 def _label(
-    sig: SignatureEvidence, test: _Test, q: float | None, m: int, config: DetectionConfig
+    sig: SignatureEvidence, test: _Test, q: float | None, m: int, config: DetectionConfig, at: float
 ) -> Entry | None:
     critical = config.is_critical(sig.channel)
     labels: list[Label] = []
@@ -461,7 +467,7 @@ def _label(
             labels.append(Label.REGRESSED)
         reasons.append(why)
     if labels:
-        labels, extra = _secondary_labels(sig, labels, config)
+        labels, extra = _secondary_labels(sig, labels, config, at)
         reasons.extend(extra)
     elif _is_fixed(sig, test, config):
         labels.append(Label.FIXED)
@@ -532,9 +538,9 @@ def _is_regressed(
 
 
 def _secondary_labels(
-    sig: SignatureEvidence, labels: list[Label], config: DetectionConfig
+    sig: SignatureEvidence, labels: list[Label], config: DetectionConfig, at: float
 ) -> tuple[list[Label], list[str]]:
-    """LOGSPAM, DEPRECATION and SINGLE_HOST qualify a NEW or REGRESSED signature."""
+    """LOGSPAM, DEPRECATION, SINGLE_HOST and STOPPED qualify a NEW or REGRESSED signature."""
     out = list(labels)
     reasons = []
     if sig.max_events_1h > config.logspam_per_hour or sig.max_events_12h > config.logspam_per_12h:
@@ -556,7 +562,43 @@ def _secondary_labels(
         reasons.append(
             f"single-host spike, not deploy-related: {share:.0%} of {sig.events} events on {sig.top_host}"
         )
+    quiet = _stopped(sig, config, at)
+    if quiet is not None:
+        out.append(Label.STOPPED)
+        reasons.append(quiet)
     return out, reasons
+
+
+def _quiet_end(sig: SignatureEvidence, windows: dict[str, GroupWindow], at: float) -> float:
+    """Until when V kept running where this signature occurred: silence only counts until then.
+
+    An error seen only on group2 is not "stopped" when group2 was rolled back to the
+    previous version: it simply lost its traffic.
+    """
+    ends = [windows[s.group].candidate_end for s in sig.strata if s.candidate_requests > 0 and s.group in windows]
+    return min(at, max(ends)) if ends else at
+
+
+def _stopped(sig: SignatureEvidence, config: DetectionConfig, at: float) -> str | None:
+    """Has the error stopped (e.g. a backport landed)? Silence must be long and improbable.
+
+    `at` is the end of the time V kept running where the signature occurred (_quiet_end).
+
+    At its rate while active (requests per hour between first and last seen), the quiet
+    time since would have produced `stopped_min_expected` requests; silence then has
+    probability e^-expected under Poisson even if traffic dropped fourfold at night.
+    """
+    if sig.first_seen is None or sig.last_seen is None or sig.requests < config.min_requests:
+        return None
+    quiet_h = (at - sig.last_seen) / 3600
+    active_h = max((sig.last_seen - sig.first_seen) / 3600, 1.0)
+    expected = sig.requests * quiet_h / active_h
+    if quiet_h < config.stopped_min_quiet_hours or expected < config.stopped_min_expected:
+        return None
+    return (
+        f"stopped: none for {quiet_h:.1f} h where its rate ({sig.requests} requests in {active_h:.1f} h) "
+        f"predicts {expected:.0f}; likely fixed (backport?) — not blocking, confirm with a review"
+    )
 
 
 def _top_host_share(sig: SignatureEvidence) -> float | None:

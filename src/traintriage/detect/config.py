@@ -68,6 +68,10 @@ class DetectionConfig:
     """RR_L floor for critical channels (fatal, exception; §6 robustness 5)."""
     min_excess_per_hour: float = 3.0
     """Excess requests over expectation per candidate hour (§6 robustness 5)."""
+    stopped_min_quiet_hours: float = 2.0
+    """STOPPED: a NEW/REGRESSED error silent at least this long..."""
+    stopped_min_expected: float = 20.0
+    """...where its own earlier rate predicts at least this many requests (e^-20: not chance)."""
     min_excess_per_hour_critical: float = 1.0
     """The same floor for critical channels: a fatal or exception rising by one request an hour
     (24 a day, every day) is worth a developer's look; §6's 3/h suits warnings."""

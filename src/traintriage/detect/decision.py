@@ -129,6 +129,7 @@ class Decision:
             "fixed": [self._entry(e) for e in c.fixed],
             "deprecation": [self._entry(e) for e in c.deprecation],
             "single_host": [self._entry(e) for e in c.single_host],
+            "stopped": [self._entry(e) for e in c.stopped],
             "exposure": _exposure_dict(c),
         }
 

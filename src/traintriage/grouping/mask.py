@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable
+from functools import partial
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -163,7 +164,9 @@ _COMPOUND = RULES.compound
 _VERSION = RULES.version
 # A core with separators is tried whole only if it may be a value that contains them.
 _WHOLE_FIRST = frozenset("0123456789+-[{")
-_VALUE_BYTES = b"0123456789@"
+# Value characters become byte 0, and whitespace other than " " (and NUL) byte 1.
+_MARKS = bytes.maketrans(b"0123456789@\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00", b"\x00" * 11 + b"\x01" * 10)
+_VALUE_SEARCH = re.compile("[0-9@]").search
 _HAS_DIGIT = re.compile(r"\d").search
 # Candidate tokens for texts with tabs, newlines or Unicode spaces (the slow path).
 _CANDIDATE = re.compile(r"(?<!\S)[^\s0-9@]*+[0-9@]\S*")
@@ -187,27 +190,15 @@ def mask_text(text: str) -> str:
     for rule in _TEXT_RULES:
         if rule.trigger in text:
             text = rule.apply(text)
-    # Deleting the value characters in C tells, for the text and then for each token,
-    # whether there is anything to mask, without a regex scan or a call per token.
-    raw = text.encode("utf-8", "surrogatepass")
-    plain = raw.translate(None, _VALUE_BYTES)
-    url = "://" in text
-    if len(plain) == len(raw) and not url:
-        return text
-    if text.isprintable():  # no whitespace but " ": a plain split is exact
-        tokens = text.split(" ")
-        plain_tokens = plain.decode("utf-8", "surrogatepass").split(" ")
-        previous = ["", *tokens]  # one longer: zip stops at the last token
-        if url:
-            masked = [
-                t if t == q and "://" not in t else _mask_after(p, t)
-                for t, q, p in zip(tokens, plain_tokens, previous, strict=False)
-            ]
-        else:
-            masked = [t if t == q else _mask_after(p, t) for t, q, p in zip(tokens, plain_tokens, previous, strict=False)]
-        text = " ".join(masked)
-    else:
+    find = _value_finder(text)
+    if find is None:  # tabs, newlines or Unicode spaces: the regex path
+        url = "://" in text
         text = (_CANDIDATE_URL if url else _CANDIDATE).sub(_mask_match, text)
+    else:
+        first = find(0)
+        if first < 0:
+            return text
+        text = _mask_values(text, find, first)
     for rule in _COMPOUND:
         if rule.trigger in text:
             text = rule.regex.sub(rule.placeholder, text)
@@ -219,10 +210,60 @@ def mask_tokens(text: str) -> list[str]:
     return mask_text(text).split()
 
 
-def _mask_after(previous: str, token: str) -> str:
-    """Mask a candidate token, unless it is an integer after a [keep_number_after] word."""
-    if previous in _KEEP_AFTER and token.rstrip(_TRAIL).isdigit():
-        return token
+def _value_finder(text: str) -> Callable[[int], int] | None:
+    """find(pos): the index of the next digit, "@" or "://" at or after pos, or -1.
+
+    None when the text has whitespace other than " " (then tokens are not simply
+    space-separated). For ASCII text one C-level translate marks the value
+    characters, and each lookup is a memchr; others use a one-class regex search.
+    """
+    url = "://" in text
+    if text.isascii():
+        marks = text.encode("ascii").translate(_MARKS)
+        if marks.find(1) >= 0:
+            return None
+        find: Callable[[int], int] = partial(marks.find, 0)
+    elif text.isprintable():
+        find = partial(_find_value, text)
+    else:
+        return None
+    return partial(_find_value_or_url, find, text) if url else find
+
+
+def _find_value(text: str, pos: int) -> int:
+    m = _VALUE_SEARCH(text, pos)
+    return -1 if m is None else m.start()
+
+
+def _find_value_or_url(find: Callable[[int], int], text: str, pos: int) -> int:
+    value = find(pos)
+    url = text.find("://", pos)
+    return url if value < 0 or 0 <= url < value else value
+
+
+def _mask_values(text: str, find: Callable[[int], int], first: int) -> str:
+    """Mask the space-separated tokens that hold the positions `find` reports."""
+    parts = []
+    pos = 0
+    i = first
+    while i >= 0:
+        start = text.rfind(" ", 0, i) + 1
+        end = text.find(" ", i)
+        if end < 0:
+            end = len(text)
+        parts.append(text[pos:start])
+        parts.append(_mask_at(text, start, text[start:end]))
+        pos = end
+        i = find(end)
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _mask_at(text: str, start: int, token: str) -> str:
+    """Mask the token at `start`, unless it is an integer after a [keep_number_after] word."""
+    if start > 1 and token.rstrip(_TRAIL).isdigit():
+        if text[text.rfind(" ", 0, start - 1) + 1 : start - 1] in _KEEP_AFTER:
+            return token
     return _mask_token(token)
 
 

@@ -33,18 +33,17 @@ class Checkpoint:
 
 @dataclass
 class Batch:
-    """Counts accumulated since the last commit, keyed like the store's tables."""
+    """Counts accumulated since the last commit, keyed like the store's tables.
+
+    Per-signature totals are not kept here: the store derives them from `versions`
+    when it writes, which keeps the per-event work to four dictionary updates.
+    """
 
     signatures: dict[str, SignatureInfo] = field(default_factory=dict)
-    sig_totals: dict[str, list[float]] = field(default_factory=dict)  # sig -> [first, last, events]
-    versions: dict[tuple[str, str], list[float]] = field(
-        default_factory=dict
-    )  # -> [first, last, events, requests]
+    versions: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # -> [first, last, samples taken]
     cells: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)  # -> [events, requests]
-    hosts: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)  # -> [events, first, last]
-    buckets: dict[tuple[str, int], int] = field(
-        default_factory=dict
-    )  # (version, 10 s bucket) -> error events
+    hosts: dict[tuple[str, str, str], int] = field(default_factory=dict)  # -> events
+    buckets: dict[tuple[str, int], int] = field(default_factory=dict)  # (version, 10 s bucket) -> error events
     samples: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
     templates: dict[tuple[str, int], str] = field(default_factory=dict)  # new (scope, cluster) -> sig
     miner_states: dict[str, str] = field(default_factory=dict)  # scope -> JSON state
@@ -53,61 +52,57 @@ class Batch:
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
 
     def add(
-        self,
-        info: SignatureInfo,
-        ts: float,
-        version: str,
-        wiki: str,
-        host: str,
-        new_request: bool,
-        is_error: bool,
+        self, info: SignatureInfo, ts: float, version: str, wiki: str, host: str, new_request: bool, is_error: bool
     ) -> None:
-        """Count one event. `is_error`: counted by the scap-style absolute check (error/exception, not DEBUG)."""
+        """Count one event. `is_error`: counted by the scap-style absolute check (error/exception, not DEBUG).
+
+        The ingest hot loop inlines this same logic; keep the two in step.
+        """
         sig = info.id
+        if sig not in self.signatures:
+            self.signatures[sig] = info
         if is_error:
             bkey = (version, int(ts // BUCKET_SECONDS))
             self.buckets[bkey] = self.buckets.get(bkey, 0) + 1
-        if sig not in self.signatures:
-            self.signatures[sig] = info
-        req = 1 if new_request else 0
-        total = self.sig_totals.get(sig)
-        if total is None:
-            self.sig_totals[sig] = [ts, ts, 1]
-        else:
-            if ts < total[0]:
-                total[0] = ts
-            if ts > total[1]:
-                total[1] = ts
-            total[2] += 1
         vkey = (sig, version)
         v = self.versions.get(vkey)
         if v is None:
-            self.versions[vkey] = [ts, ts, 1, req]
-        else:
-            if ts < v[0]:
-                v[0] = ts
-            if ts > v[1]:
-                v[1] = ts
-            v[2] += 1
-            v[3] += req
+            self.versions[vkey] = [ts, ts, 0]
+        elif ts < v[0]:
+            v[0] = ts
+        elif ts > v[1]:
+            v[1] = ts
         ckey = (sig, version, wiki, int(ts // 3600))
         c = self.cells.get(ckey)
         if c is None:
-            self.cells[ckey] = [1, req]
+            self.cells[ckey] = [1, 1 if new_request else 0]
         else:
             c[0] += 1
-            c[1] += req
+            if new_request:
+                c[1] += 1
         hkey = (sig, version, host)
-        h = self.hosts.get(hkey)
-        if h is None:
-            self.hosts[hkey] = [1, ts, ts]
-        else:
-            h[0] += 1
-            if ts < h[1]:
-                h[1] = ts
-            if ts > h[2]:
-                h[2] = ts
+        self.hosts[hkey] = self.hosts.get(hkey, 0) + 1
         self.events += 1
+
+    def version_totals(self) -> dict[tuple[str, str], tuple[float, float, int, int]]:
+        """(sig, version) -> (first, last, events, requests), summed from the cells."""
+        sums: dict[tuple[str, str], list[int]] = {}
+        for (sig, version, _wiki, _hour), (events, requests) in self.cells.items():
+            acc = sums.get((sig, version))
+            if acc is None:
+                sums[(sig, version)] = [events, requests]
+            else:
+                acc[0] += events
+                acc[1] += requests
+        return {k: (v[0], v[1], sums[k][0], sums[k][1]) for k, v in self.versions.items() if k in sums}
+
+    def signature_totals(self) -> dict[str, tuple[float, float, int]]:
+        """sig -> (first, last, events)."""
+        out: dict[str, tuple[float, float, int]] = {}
+        for (sig, _version), (first, last, events, _req) in self.version_totals().items():
+            prev = out.get(sig)
+            out[sig] = (first, last, events) if prev is None else (min(prev[0], first), max(prev[1], last), prev[2] + events)
+        return out
 
     def is_empty(self) -> bool:
         return self.events == 0 and not self.checkpoints and not self.templates

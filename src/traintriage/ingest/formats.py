@@ -113,12 +113,14 @@ class _Doc(msgspec.Struct, gc=False):
     url: str | _Url | None = None
     server: str | None = None
     servergroup: str | None = None
-    exception: _Exc | None = None
-    error: _Error | None = None
-    labels: _Labels | None = None
-    service: _Service | None = None
-    log: _Log | None = None
-    trace: _Trace | None = None
+    # MediaWiki flattens log context keys to the top level, so any of these names can
+    # also arrive as a plain string from some extension's context: accept and ignore it.
+    exception: _Exc | str | None = None
+    error: _Error | str | None = None
+    labels: _Labels | str | None = None
+    service: _Service | str | None = None
+    log: _Log | str | None = None
+    trace: _Trace | str | None = None
 
 
 _DOC_DECODER = msgspec.json.Decoder(_Doc)
@@ -231,9 +233,56 @@ def _host_name(host: str | _Host | None) -> str | None:
 
 def _from_doc(doc: _Doc, fmt: str) -> Event:
     """Map the Logstash/ECS union shape to an Event (raises LineError)."""
-    labels = doc.labels
+    if doc.timestamp is None:
+        raise LineError("missing required field '@timestamp'")
+    try:
+        ts = parse_timestamp(doc.timestamp)
+    except ValueError as err:
+        raise LineError(str(err)) from None
     exc = doc.exception
-    err = doc.error
+    if isinstance(exc, _Exc):
+        exc_class, exc_message, exc_file, trace = exc.class_, exc.message, exc.file, exc.trace
+    else:
+        exc_class = exc_message = exc_file = trace = None
+    host = doc.host
+    url = doc.url
+    if fmt == "logstash" and doc.labels is None and doc.error is None and doc.log is None:
+        # The MediaWiki Logstash shape: everything is a top-level string (the hot path).
+        message = doc.message or doc.normalized_message or exc_message
+        if not message:
+            raise LineError("missing required field 'message'")
+        level = doc.level
+        return Event(  # positional: this is the hot path (field order of model.Event)
+            ts,
+            message,
+            doc.normalized_message,
+            doc.channel or "",
+            level.upper() if level else "",
+            doc.mwversion or None,
+            doc.wiki or None,
+            host if host is None or isinstance(host, str) else (host.name or host.hostname),
+            doc.reqId or None,
+            exc_class,
+            exc_message,
+            exc_file,
+            trace,
+            url if url is None or isinstance(url, str) else (url.full or url.path),
+            doc.server,
+            doc.servergroup,
+            fmt,
+        )
+    return _from_ecs(doc, fmt, ts, exc_class, exc_message, exc_file, trace)
+
+
+def _from_ecs(
+    doc: _Doc, fmt: str, ts: float, exc_class: str | None, exc_message: str | None, exc_file: str | None, trace: str | None
+) -> Event:
+    """The ECS variant (and Logstash documents carrying ECS objects): renamed, nested fields."""
+    labels = doc.labels if isinstance(doc.labels, _Labels) else None
+    err = doc.error if isinstance(doc.error, _Error) else None
+    log = doc.log if isinstance(doc.log, _Log) else None
+    service = doc.service if isinstance(doc.service, _Service) else None
+    trace_obj = doc.trace if isinstance(doc.trace, _Trace) else None
     normalized = doc.normalized_message
     channel = doc.channel
     wiki = doc.wiki
@@ -248,44 +297,25 @@ def _from_doc(doc: _Doc, fmt: str) -> Event:
         servergroup = servergroup or labels.servergroup
         req_id = req_id or labels.reqId
         version = version or labels.mwversion
-    if doc.service is not None and doc.service.version:
-        version = version or doc.service.version
-    if doc.trace is not None and doc.trace.id:
-        req_id = req_id or doc.trace.id
-    if doc.log is not None:
-        level = level or doc.log.level
-        channel = channel or doc.log.logger
-    exc_class = exc_message = exc_file = trace = None
-    if exc is not None:
-        exc_class, exc_message, exc_file, trace = exc.class_, exc.message, exc.file, exc.trace
+    if service is not None and service.version:
+        version = version or service.version
+    if trace_obj is not None and trace_obj.id:
+        req_id = req_id or trace_obj.id
+    if log is not None:
+        level = level or log.level
+        channel = channel or log.logger
     if err is not None:
         exc_class = exc_class or err.type
         exc_message = exc_message or err.message
         trace = trace or err.stack_trace
-    if (
-        exc_file is None
-        and doc.log is not None
-        and doc.log.origin is not None
-        and doc.log.origin.file is not None
-    ):
-        origin = doc.log.origin.file
+    if exc_file is None and log is not None and log.origin is not None and log.origin.file is not None:
+        origin = log.origin.file
         if origin.name:
             exc_file = f"{origin.name}:{origin.line}" if origin.line is not None else origin.name
     message = doc.message or normalized or exc_message
     if not message:
         raise LineError("missing required field 'message'")
-    if doc.timestamp is None:
-        raise LineError("missing required field '@timestamp'")
-    try:
-        ts = parse_timestamp(doc.timestamp)
-    except ValueError as exc_err:
-        raise LineError(str(exc_err)) from None
     url = doc.url
-    url_text: str | None
-    if url is None or isinstance(url, str):
-        url_text = url
-    else:
-        url_text = url.full or url.path
     return Event(
         ts=ts,
         message=message,
@@ -300,7 +330,7 @@ def _from_doc(doc: _Doc, fmt: str) -> Event:
         exc_message=exc_message,
         exc_file=exc_file,
         trace=trace,
-        url=url_text,
+        url=url if url is None or isinstance(url, str) else (url.full or url.path),
         server=doc.server,
         servergroup=servergroup,
         fmt=fmt,
@@ -309,13 +339,17 @@ def _from_doc(doc: _Doc, fmt: str) -> Event:
 
 def _is_mediawiki_shape(doc: _Doc) -> str | None:
     """Return the format name when the document looks like MediaWiki Logstash or ECS."""
+    ecs = (
+        isinstance(doc.labels, _Labels)
+        or isinstance(doc.error, _Error)
+        or isinstance(doc.service, _Service)
+        or isinstance(doc.log, _Log)
+    )
     if doc.normalized_message is not None or doc.mwversion is not None or doc.type == "mediawiki":
+        return "ecs" if ecs and doc.mwversion is None and doc.normalized_message is None else "logstash"
+    if isinstance(doc.exception, _Exc) and doc.channel is not None:
         return "logstash"
-    if doc.exception is not None and doc.channel is not None:
-        return "logstash"
-    if doc.labels is not None or doc.error is not None or doc.service is not None:
-        return "ecs"
-    return None
+    return "ecs" if ecs else None
 
 
 @dataclass
@@ -463,6 +497,26 @@ def _split_trailing_json(rest: str) -> tuple[str, list[Any]]:
     return text, blobs
 
 
+def _template_from_context(message: str, context: dict[str, Any]) -> str | None:
+    """Rebuild the PSR-3 template of a rendered udp2log message from its context.
+
+    udp2log lines carry the rendered message and, separately, the context values.
+    Values with spaces change how many words a message has, which would keep the
+    rendered line apart from the same event's Logstash form; they are put back as
+    `{key}` placeholders. Single-word values are left for masking (a key like
+    `fname` may be literal in the template, and guessing wrong would split a bug).
+    """
+    values = sorted(
+        ((k, v) for k, v in context.items() if isinstance(v, str) and " " in v.strip() and v in message),
+        key=lambda kv: -len(kv[1]),
+    )
+    if not values:
+        return None
+    for key, value in values:
+        message = message.replace(value, "{" + key + "}")
+    return message
+
+
 def _from_udp2log(match: re.Match[str]) -> Event:
     try:
         ts = parse_timestamp(match["ts"])
@@ -484,12 +538,13 @@ def _from_udp2log(match: re.Match[str]) -> Event:
     def _opt(value: str) -> str | None:
         return None if value in ("-", "") else value
 
+    normalized = context.get("normalized_message")
+    if not isinstance(normalized, str):
+        normalized = _template_from_context(message, context)
     return Event(
         ts=ts,
         message=message,
-        normalized_message=context.get("normalized_message")
-        if isinstance(context.get("normalized_message"), str)
-        else None,
+        normalized_message=normalized,
         channel=match["channel"],
         level=match["level"],
         version=_opt(match["version"]),

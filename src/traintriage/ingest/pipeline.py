@@ -29,6 +29,7 @@ from traintriage.ingest.sources import Source, SourceError, describe, iter_lines
 from traintriage.model import Event
 from traintriage.redact import redact_text, redact_trace, redact_url
 from traintriage.store.db import Store
+from traintriage.store.schema import BUCKET_SECONDS
 
 REQUEST_WINDOW = 100_000
 ERROR_CHANNELS = frozenset({"exception", "error", "fatal"})  # what scap's canary check counts
@@ -193,15 +194,19 @@ class Ingester:
         return report
 
     def _read(self, source: Source, stream: BinaryIO, offset: int, line: int, report: SourceReport) -> None:
+        """The hot loop: Batch.add and _RequestDedupe.is_new inlined (keep them in step)."""
         read = self.reader.read
         signature_of = self.grouper.signature_of
-        is_new = self.dedupe.is_new
+        dedupe = self.dedupe
         samples_taken = self.samples_taken
         batch = self.batch
+        signatures, versions, cells, hosts, buckets = batch.signatures, batch.versions, batch.cells, batch.hosts, batch.buckets
         batch_limit = self.options.batch_events
         seekable = not source.compressed and source.key != "-"
+        error_channels = ERROR_CHANNELS
         number = line
         position = offset
+        pending = 0
         for number, position, raw in iter_lines(
             stream, offset, line, seekable=seekable, max_line=self.options.max_line_bytes
         ):
@@ -211,26 +216,60 @@ class Ingester:
                 self._reject(source, report, number, err.reason, raw)
                 continue
             info = signature_of(ev)
+            sig = info.id
+            ts = ev.ts
             version = ev.version or UNKNOWN
-            batch.add(
-                info,
-                ev.ts,
-                version,
-                ev.wiki or UNKNOWN,
-                ev.host or UNKNOWN,
-                is_new(info.id, ev.req_id),
-                info.channel in ERROR_CHANNELS and ev.level != "DEBUG",
-            )
-            key = (info.id, version)
-            taken = samples_taken.get(key, 0)
-            if taken < SAMPLES_PER_RUN:
-                samples_taken[key] = taken + 1
-                batch.samples.setdefault(key, []).append((ev.ts, sample_of(ev)))
-            report.events += 1
-            if batch.events >= batch_limit:
+            req = ev.req_id
+            if req:
+                rkey = (sig, req)
+                if rkey in dedupe.current or rkey in dedupe.previous:
+                    new_request = 0
+                else:
+                    new_request = 1
+                    if len(dedupe.current) >= dedupe.window:
+                        dedupe.previous, dedupe.current = dedupe.current, set()
+                    dedupe.current.add(rkey)
+            else:
+                new_request = 1
+            vkey = (sig, version)
+            v = versions.get(vkey)
+            if v is None:
+                if sig not in signatures:
+                    signatures[sig] = info
+                v = versions[vkey] = [ts, ts, samples_taken.get(vkey, 0)]
+            elif ts < v[0]:
+                v[0] = ts
+            elif ts > v[1]:
+                v[1] = ts
+            if v[2] < SAMPLES_PER_RUN:
+                v[2] += 1
+                samples_taken[vkey] = v[2]
+                batch.samples.setdefault(vkey, []).append((ts, sample_of(ev)))
+            ckey = (sig, version, ev.wiki or UNKNOWN, int(ts // 3600))
+            c = cells.get(ckey)
+            if c is None:
+                cells[ckey] = [1, new_request]
+            else:
+                c[0] += 1
+                c[1] += new_request
+            hkey = (sig, version, ev.host or UNKNOWN)
+            hosts[hkey] = hosts.get(hkey, 0) + 1
+            if info.channel in error_channels and ev.level != "DEBUG":
+                bkey = (version, int(ts // BUCKET_SECONDS))
+                buckets[bkey] = buckets.get(bkey, 0) + 1
+            pending += 1
+            if pending >= batch_limit:
+                batch.events += pending
+                report.events += pending
+                pending = 0
                 self._checkpoint(source, report, position, number)
                 self._flush()
                 batch = self.batch
+                signatures, versions, cells, hosts, buckets = (
+                    batch.signatures, batch.versions, batch.cells, batch.hosts, batch.buckets
+                )
+        batch.events += pending
+        report.events += pending
         self._checkpoint(source, report, position, number)
 
     def _reject(self, source: Source, report: SourceReport, number: int, reason: str, raw: bytes) -> None:
@@ -285,7 +324,7 @@ class Ingester:
         self.batch = Batch()
 
     def _note_new_signatures(self, batch: Batch) -> None:
-        ids = list(batch.sig_totals)
+        ids = list(batch.signatures)
         if not ids:
             return
         existing = self.store.existing_signatures(ids)

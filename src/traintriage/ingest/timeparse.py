@@ -15,6 +15,21 @@ from datetime import UTC, datetime
 _HOUR_CACHE: dict[str, int] = {}
 
 
+_MINUTE_CACHE: dict[str, int] = {}
+
+
+def _minute_epoch(prefix: str) -> int:
+    """Epoch seconds of 'YYYY-MM-DDTHH:MM', validated and cached (log lines come in time order)."""
+    minute = int(prefix[14:16])
+    if minute > 59 or not prefix[14:16].isdigit():
+        raise ValueError(prefix)
+    value = _hour_epoch(prefix[:13]) + minute * 60
+    if len(_MINUTE_CACHE) > 200_000:
+        _MINUTE_CACHE.clear()
+    _MINUTE_CACHE[prefix] = value
+    return value
+
+
 def _hour_epoch(prefix: str) -> int:
     """Epoch seconds of 'YYYY-MM-DDTHH' (or with a space), validated and cached."""
     value = _HOUR_CACHE.get(prefix)
@@ -44,17 +59,17 @@ def parse_timestamp(text: str) -> float:
         body = text
     n = len(body)
     if n >= 19 and (n == 19 or body[19] == ".") and body[10] in "T " and body[13] == ":" and body[16] == ":":
-        base = _HOUR_CACHE.get(body[:13])
+        base = _MINUTE_CACHE.get(body[:16])
         try:
             if base is None:
-                base = _hour_epoch(body[:13])
-            minute, second = int(body[14:16]), int(body[17:19])
+                base = _minute_epoch(body[:16])
+            second = int(body[17:19])
             frac = float(body[19:]) if n > 20 else 0.0
         except ValueError:
             raise ValueError(f"invalid timestamp {text[:40]!r}") from None
-        if minute > 59 or second > 60:
+        if second > 60:
             raise ValueError(f"invalid timestamp {text[:40]!r}")
-        return base + minute * 60 + second + frac
+        return base + second + frac
     return _parse_slow(text)
 
 

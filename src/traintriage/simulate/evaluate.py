@@ -76,6 +76,7 @@ class CheckpointResult:
     rule: str
     expected_bugs: list[str]
     flagged_bugs: list[str]
+    stopped_bugs: list[str]
 
 
 def replay_checkpoints(store: Store, sim: Path, sig_bugs: dict[str, str], config: DetectionConfig | None = None,
@@ -90,7 +91,8 @@ def replay_checkpoints(store: Store, sim: Path, sig_bugs: dict[str, str], config
         c = decision.classification
         flagged = sorted({sig_bugs.get(e.signature, "?") for e in [*c.new, *c.regressed, *c.logspam]})
         out.append(CheckpointResult(cp["time"], cp["version"], cp["group"], cp["decision"], cp.get("decision_practical", cp["decision"]),
-                                    decision.verdict, decision.rule, sorted(cp.get("bugs", [])), flagged))
+                                    decision.verdict, decision.rule, sorted(cp.get("bugs", [])), flagged,
+                                    sorted({sig_bugs.get(e.signature, "?") for e in c.stopped})))
     return out
 
 
@@ -128,6 +130,7 @@ def detection_scores(store: Store, sim: Path, sig_bugs: dict[str, str], config: 
         at = parse_timestamp(nxt[0]["time"]) - 60 if nxt else end
         decision = train_status(store, version, at, config, context=ctx)
         c = decision.classification
-        predicted = {sig_bugs.get(e.signature, "?") for e in [*c.new, *c.regressed, *c.logspam, *c.deprecation, *c.single_host]}
+        labelled = [*c.new, *c.regressed, *c.logspam, *c.deprecation, *c.single_host, *c.stopped]
+        predicted = {sig_bugs.get(e.signature, "?") for e in labelled}
         scores.append(VersionScore(version, truth, predicted))
     return scores

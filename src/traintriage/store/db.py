@@ -175,7 +175,8 @@ class Store:
 
     def _write_signatures(self, cur: Any, batch: Batch) -> None:
         rows = []
-        for sig, (first, last, events) in sorted(batch.sig_totals.items()):
+        totals = batch.signature_totals()
+        for sig, (first, last, events) in sorted(totals.items()):
             info = batch.signatures[sig]
             title = batch.titles.get(sig, info.title)
             rows.append(
@@ -208,7 +209,7 @@ class Store:
                 ),
                 rows,
             )
-        refresh = [(t, s) for s, t in batch.titles.items() if s not in batch.sig_totals]
+        refresh = [(t, s) for s, t in batch.titles.items() if s not in totals]
         if refresh:
             cur.executemany(self.sql("UPDATE signatures SET title = ? WHERE id = ?"), refresh)
 
@@ -224,7 +225,7 @@ class Store:
                            events = v.events + excluded.events,
                            requests = v.requests + excluded.requests"""
                 ),
-                [(s, v, a[0], a[1], int(a[2]), int(a[3])) for (s, v), a in sorted(batch.versions.items())],
+                [(s, v, a[0], a[1], a[2], a[3]) for (s, v), a in sorted(batch.version_totals().items())],
             )
         if batch.cells:
             cur.executemany(
@@ -248,14 +249,10 @@ class Store:
         if batch.hosts:
             cur.executemany(
                 self.sql(
-                    """INSERT INTO signature_hosts AS h (signature, version, host, events, first_seen, last_seen)
-                       VALUES (?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (signature, version, host) DO UPDATE SET
-                           events = h.events + excluded.events,
-                           first_seen = CASE WHEN excluded.first_seen < h.first_seen THEN excluded.first_seen ELSE h.first_seen END,
-                           last_seen = CASE WHEN excluded.last_seen > h.last_seen THEN excluded.last_seen ELSE h.last_seen END"""
+                    """INSERT INTO signature_hosts AS h (signature, version, host, events) VALUES (?, ?, ?, ?)
+                       ON CONFLICT (signature, version, host) DO UPDATE SET events = h.events + excluded.events"""
                 ),
-                [(s, v, h, int(a[0]), a[1], a[2]) for (s, v, h), a in sorted(batch.hosts.items())],
+                [(s, v, h, n) for (s, v, h), n in sorted(batch.hosts.items())],
             )
 
     def _write_samples(self, cur: Any, batch: Batch) -> None:

@@ -69,8 +69,6 @@ MIGRATIONS: tuple[Migration, ...] = (
                 version TEXT NOT NULL,
                 host TEXT NOT NULL,
                 events {BIGINT} NOT NULL,
-                first_seen {REAL} NOT NULL,
-                last_seen {REAL} NOT NULL,
                 PRIMARY KEY (signature, version, host)
             ){WITHOUT_ROWID}""",
             "CREATE INDEX signature_hosts_version ON signature_hosts (version, signature)",

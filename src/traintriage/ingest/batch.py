@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from traintriage.store.schema import BUCKET_SECONDS
+from traintriage.store.schema import BUCKET_SECONDS, SLOT_SECONDS
 
 if TYPE_CHECKING:
     from traintriage.grouping.signature import SignatureInfo
@@ -41,7 +41,7 @@ class Batch:
 
     signatures: dict[str, SignatureInfo] = field(default_factory=dict)
     versions: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # -> [first, last, samples taken]
-    cells: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)  # -> [events, requests]
+    cells: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)  # (sig, version, wiki, slot)
     hosts: dict[tuple[str, str, str], int] = field(default_factory=dict)  # -> events
     buckets: dict[tuple[str, int], int] = field(default_factory=dict)  # (version, 10 s bucket) -> error events
     samples: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
@@ -72,7 +72,7 @@ class Batch:
             v[0] = ts
         elif ts > v[1]:
             v[1] = ts
-        ckey = (sig, version, wiki, int(ts // 3600))
+        ckey = (sig, version, wiki, int(ts // SLOT_SECONDS))
         c = self.cells.get(ckey)
         if c is None:
             self.cells[ckey] = [1, 1 if new_request else 0]
@@ -87,7 +87,7 @@ class Batch:
     def version_totals(self) -> dict[tuple[str, str], tuple[float, float, int, int]]:
         """(sig, version) -> (first, last, events, requests), summed from the cells."""
         sums: dict[tuple[str, str], list[int]] = {}
-        for (sig, version, _wiki, _hour), (events, requests) in self.cells.items():
+        for (sig, version, _wiki, _slot), (events, requests) in self.cells.items():
             acc = sums.get((sig, version))
             if acc is None:
                 sums[(sig, version)] = [events, requests]

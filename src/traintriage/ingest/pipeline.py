@@ -29,7 +29,7 @@ from traintriage.ingest.sources import Source, SourceError, describe, iter_lines
 from traintriage.model import Event
 from traintriage.redact import redact_text, redact_trace, redact_url
 from traintriage.store.db import Store
-from traintriage.store.schema import BUCKET_SECONDS
+from traintriage.store.schema import BUCKET_SECONDS, SLOT_SECONDS
 
 REQUEST_WINDOW = 100_000
 ERROR_CHANNELS = frozenset({"exception", "error", "fatal"})  # what scap's canary check counts
@@ -245,7 +245,7 @@ class Ingester:
                 v[2] += 1
                 samples_taken[vkey] = v[2]
                 batch.samples.setdefault(vkey, []).append((ts, sample_of(ev)))
-            ckey = (sig, version, ev.wiki or UNKNOWN, int(ts // 3600))
+            ckey = (sig, version, ev.wiki or UNKNOWN, int(ts // SLOT_SECONDS))
             c = cells.get(ckey)
             if c is None:
                 cells[ckey] = [1, new_request]

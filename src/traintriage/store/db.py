@@ -230,9 +230,9 @@ class Store:
         if batch.cells:
             cur.executemany(
                 self.sql(
-                    """INSERT INTO counts AS c (signature, version, wiki, hour, events, requests)
+                    """INSERT INTO counts AS c (signature, version, wiki, slot, events, requests)
                        VALUES (?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (signature, version, wiki, hour) DO UPDATE SET
+                       ON CONFLICT (signature, version, wiki, slot) DO UPDATE SET
                            events = c.events + excluded.events,
                            requests = c.requests + excluded.requests"""
                 ),

@@ -166,8 +166,8 @@ def signature_detail(store: Store, sig_id: str) -> SignatureDetail:
     hours = [
         (str(v), int(h) * 3600, int(e), int(r))
         for v, h, e, r in store.query(
-            "SELECT version, hour, SUM(events), SUM(requests) FROM counts WHERE signature = ? "
-            "GROUP BY version, hour ORDER BY hour, version",
+            "SELECT version, slot / 6, SUM(events), SUM(requests) FROM counts WHERE signature = ? "
+            "GROUP BY version, slot / 6 ORDER BY slot / 6, version",
             (sig_id,),
         )
     ]

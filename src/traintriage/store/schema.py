@@ -6,7 +6,7 @@ after release: add a new one. Each is applied in its own transaction and
 recorded in `schema_migrations`.
 
 Storage growth (issue 2 §4): rows grow with distinct (signature, version,
-wiki, hour) cells in `counts`, distinct (signature, version, host) in
+wiki, 10-minute slot) cells in `counts`, distinct (signature, version, host) in
 `signature_hosts`, and at most `SAMPLES_PER_VERSION` samples per (signature,
 version) — never with raw events.
 """
@@ -58,12 +58,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                 signature TEXT NOT NULL,
                 version TEXT NOT NULL,
                 wiki TEXT NOT NULL,
-                hour {BIGINT} NOT NULL,
+                slot {BIGINT} NOT NULL,
                 events {BIGINT} NOT NULL,
                 requests {BIGINT} NOT NULL,
-                PRIMARY KEY (signature, version, wiki, hour)
+                PRIMARY KEY (signature, version, wiki, slot)
             ){WITHOUT_ROWID}""",
-            "CREATE INDEX counts_version_hour ON counts (version, hour)",
+            "CREATE INDEX counts_version_slot ON counts (version, slot)",
             """CREATE TABLE signature_hosts (
                 signature TEXT NOT NULL,
                 version TEXT NOT NULL,
@@ -142,6 +142,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 BUCKET_SECONDS = 10  # error_buckets resolution: scap's canary check counts errors per 20 s window
+SLOT_SECONDS = 600  # counts resolution: 10-minute cells, so `--at` replays see no more than was known
 
 
 def render(statement: str, dialect: str) -> str:

@@ -1,7 +1,7 @@
 """Build a detection `TrainSnapshot` for version V as of time `at` from stored counts.
 
-Only data up to `at` is used (at hourly resolution: the hour containing `at`
-counts, restricted to the groups that ran V by then), so past trains can be
+Only data up to `at` is used: counts are 10-minute slots and only slots that
+ended by `at` count (restricted to the groups that ran V by then), so past trains can be
 replayed with `--at` to tune thresholds. Group windows come from the stored
 deployment timeline; wiki membership from `wiki_groups` (imported dblists,
 else inferred from when each wiki's events switched version, and said so).
@@ -17,7 +17,7 @@ from typing import Any
 
 from traintriage.detect.inputs import GroupWindow, SignatureEvidence, StratumCounts, TrainSnapshot
 from traintriage.store.db import Store
-from traintriage.store.schema import BUCKET_SECONDS
+from traintriage.store.schema import BUCKET_SECONDS, SLOT_SECONDS
 from traintriage.store.trains import load_deploy_steps, load_membership, save_membership, wiki_version_hours
 from traintriage.train.deploylog import version_key
 from traintriage.train.groups import STAGES, GroupMembership, infer_groups
@@ -93,6 +93,11 @@ def group_windows(timeline: Timeline, version: str, at: float, baseline_seconds:
     return windows
 
 
+def _last_slot(t: float) -> int:
+    """The last 10-minute slot that ended by `t`: a slot still running at `t` would hold the future."""
+    return int(t // SLOT_SECONDS) - 1
+
+
 def _window_clause(windows: Sequence[GroupWindow], candidate: bool) -> tuple[str, list[Any]]:
     parts, params = [], []
     for w in windows:
@@ -101,8 +106,8 @@ def _window_clause(windows: Sequence[GroupWindow], candidate: bool) -> tuple[str
         hi = w.candidate_end if candidate else w.baseline_end
         if not candidate and not w.baseline_version:
             continue
-        parts.append("(g.grp = ? AND c.version = ? AND c.hour BETWEEN ? AND ?)")
-        params += [w.group, version if candidate else w.baseline_version, int(lo // 3600), int(hi // 3600)]
+        parts.append("(g.grp = ? AND c.version = ? AND c.slot BETWEEN ? AND ?)")
+        params += [w.group, version if candidate else w.baseline_version, int(lo // SLOT_SECONDS), _last_slot(hi)]
     return (" OR ".join(parts) or "1 = 0"), params
 
 
@@ -385,8 +390,8 @@ def _fill_peaks(
     hourly: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for sig, hour, events in _in_chunks(
         store,
-        "SELECT c.signature, c.hour, SUM(c.events) FROM counts c JOIN wiki_groups g ON g.wiki = c.wiki "
-        f"WHERE ({clause}) AND c.signature IN ({{ids}}) GROUP BY c.signature, c.hour",
+        "SELECT c.signature, c.slot / 6, SUM(c.events) FROM counts c JOIN wiki_groups g ON g.wiki = c.wiki "
+        f"WHERE ({clause}) AND c.signature IN ({{ids}}) GROUP BY c.signature, c.slot / 6",
         ids,
         params,
     ):
@@ -415,12 +420,12 @@ def _fill_history(
     unknown = "" in versions
     if not older and not unknown:
         return
-    h0, h1 = int((at - lookback) // 3600), int(at // 3600)
+    h0, h1 = int((at - lookback) // SLOT_SECONDS), _last_slot(at)
     found: dict[str, dict[str, int]] = defaultdict(dict)
     marks = ",".join("?" * len(older)) if older else "NULL"
     for sig, v, events in _in_chunks(
         store,
-        f"SELECT signature, version, SUM(events) FROM counts WHERE version IN ({marks}) AND hour BETWEEN ? AND ? "
+        f"SELECT signature, version, SUM(events) FROM counts WHERE version IN ({marks}) AND slot BETWEEN ? AND ? "
         "AND signature IN ({ids}) GROUP BY signature, version",
         ids,
         [*older, h0, h1],

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from traintriage.store.db import Store
+from traintriage.store.schema import SLOT_SECONDS
 from traintriage.train.deploylog import DeployStep
 from traintriage.train.exposure import ExposureRow
 from traintriage.train.groups import GroupMembership
@@ -124,14 +125,14 @@ def wikis_seen(store: Store) -> list[str]:
 def wiki_version_hours(store: Store) -> list[tuple[str, str, int]]:
     """(wiki, version, time) observations for inferring groups from events.
 
-    Cells are hourly, so the first hour a wiki reported a version is observed at
-    its end and the last hour at its start: moments when the wiki surely ran it.
+    Cells are 10-minute slots, so the first slot a wiki reported a version is observed
+    at its end and the last slot at its start: moments when the wiki surely ran it.
     """
     out = []
     for w, v, first, last in store.query(
-        "SELECT wiki, version, MIN(hour), MAX(hour) FROM counts WHERE wiki <> '' AND version <> '' GROUP BY wiki, version"
+        "SELECT wiki, version, MIN(slot), MAX(slot) FROM counts WHERE wiki <> '' AND version <> '' GROUP BY wiki, version"
     ):
-        out.append((str(w), str(v), int(first) * 3600 + 3599))
+        out.append((str(w), str(v), int(first) * SLOT_SECONDS + SLOT_SECONDS - 1))
         if int(last) > int(first):
-            out.append((str(w), str(v), int(last) * 3600))
+            out.append((str(w), str(v), int(last) * SLOT_SECONDS))
     return out

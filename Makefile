@@ -17,10 +17,16 @@ install: $(BIN)/traintriage  ## create .venv with the package and all extras
 system-deps:  ## Debian packages the tests need (PostgreSQL server, Chromium); needs root
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium >/dev/null
 
-demo: install  ## simulate a 4-week train, ingest it into ./demo/traintriage.db, list signatures
+demo: install  ## simulate a 4-week train, load it into ./demo/traintriage.db, show signatures and a train decision
 	rm -rf $(DEMO) && $(BIN)/traintriage simulate --out $(DEMO) --events 200000 --weeks 4
 	$(BIN)/traintriage ingest --db $(DEMO)/traintriage.db --rejects $(DEMO)/rejects.log $(DEMO)/logs/*
-	$(BIN)/traintriage signatures --db $(DEMO)/traintriage.db --limit 10
+	$(BIN)/traintriage deploys import --db $(DEMO)/traintriage.db $(DEMO)/deploys/wikiversions.log
+	$(BIN)/traintriage groups import --db $(DEMO)/traintriage.db $(DEMO)/dblists
+	$(BIN)/traintriage exposure import --db $(DEMO)/traintriage.db $(DEMO)/exposure.csv
+	$(BIN)/traintriage signatures --db $(DEMO)/traintriage.db --limit 8
+	$(BIN)/traintriage deploys list --db $(DEMO)/traintriage.db
+	$(BIN)/traintriage train status 1.36.0-wmf.28 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z
+	-$(BIN)/traintriage gate --version 1.36.0-wmf.28 --stage group1 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -34,9 +40,10 @@ unit: install
 
 test: install lint types unit  ## lint, type-check and run the whole test suite
 
-bench: install  ## benchmarks (not tests): ingest throughput and grouping quality
-	$(BIN)/python bench/bench_ingest.py
+bench: install  ## benchmarks (not tests): ingest throughput, grouping quality, train status latency
+	$(BIN)/python bench/bench_ingest.py --rss-events 10000000
 	$(BIN)/python bench/bench_loghub.py
+	$(BIN)/python bench/bench_train_status.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info

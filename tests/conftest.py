@@ -8,35 +8,16 @@ root, since initdb refuses root) on 127.0.0.1 and a free port. With
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pgserver import PgUnavailable, pg_cluster
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pg_bindir() -> str | None:
-    if os.environ.get("PG_BINDIR"):
-        return os.environ["PG_BINDIR"]
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
-    if found:
-        return os.path.dirname(found[-1])
-    which = shutil.which("pg_ctl")
-    return os.path.dirname(which) if which else None
 
 
 def _unavailable(reason: str) -> None:
@@ -51,66 +32,16 @@ def pg_server() -> Iterator[str]:
     if os.environ.get("TRAINTRIAGE_TEST_PG_DSN"):
         yield os.environ["TRAINTRIAGE_TEST_PG_DSN"]
         return
-    bindir = _pg_bindir()
-    if not bindir:
-        _unavailable("PostgreSQL binaries not found (apt-get install postgresql)")
-    root = tempfile.mkdtemp(prefix="traintriage-pg-")
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(root, "data"), _free_port()
     try:
-        subprocess.run(
-            prefix
-            + [
-                f"{bindir}/initdb",
-                "-D",
-                data,
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                "--no-sync",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        opts = (
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
-        )
-        subprocess.run(
-            prefix
-            + [
-                f"{bindir}/pg_ctl",
-                "-D",
-                data,
-                "-l",
-                f"{root}/server.log",
-                "-w",
-                "-t",
-                "30",
-                "-o",
-                opts,
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-        )
-    except subprocess.CalledProcessError as err:
-        shutil.rmtree(root, ignore_errors=True)
-        _unavailable(f"could not start PostgreSQL: {err.stderr.decode(errors='replace')[-500:]}")
+        cluster = pg_cluster()
+        dsn = cluster.__enter__()
+    except PgUnavailable as err:
+        _unavailable(str(err))
+        return
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield dsn
     finally:
-        subprocess.run(
-            prefix + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -58,6 +58,8 @@ def test_every_event_line_is_read_and_grouped_like_the_truth(sim: Path) -> None:
         by_sig[p].add(t)
     splits = {b: len(s) for b, s in by_bug.items() if len(s) > 1}
     merges = {s: sorted(b) for s, b in by_sig.items() if len(b) > 1}
-    print(f"GA {ga:.3f} FGA {fga:.3f} bugs {len(by_bug)} signatures {len(by_sig)} splits {splits} merges {merges}")
+    print(
+        f"GA {ga:.3f} FGA {fga:.3f} bugs {len(by_bug)} signatures {len(by_sig)} splits {splits} merges {merges}"
+    )
     assert not merges, f"distinct bugs merged: {merges}"
     assert ga >= 0.97 and fga >= 0.9, (ga, fga, splits)

@@ -43,21 +43,41 @@ def parse(line: bytes) -> dict[str, str] | None:
         if text.startswith("{"):
             d = json.loads(text)
             if "ecs" in d:
-                return {"ts": d["@timestamp"], "version": d["service"]["version"], "wiki": d["labels"]["wiki"],
-                        "channel": d["labels"]["channel"], "reqid": d["trace"]["id"]}
-            return {"ts": d["@timestamp"], "version": d["mwversion"], "wiki": d["wiki"], "channel": d["channel"],
-                    "reqid": d["reqId"]}
+                return {
+                    "ts": d["@timestamp"],
+                    "version": d["service"]["version"],
+                    "wiki": d["labels"]["wiki"],
+                    "channel": d["labels"]["channel"],
+                    "reqid": d["trace"]["id"],
+                }
+            return {
+                "ts": d["@timestamp"],
+                "version": d["mwversion"],
+                "wiki": d["wiki"],
+                "channel": d["channel"],
+                "reqid": d["reqId"],
+            }
         if " mediawiki: @cee: " in text[:80]:
             d = json.loads(text.split("@cee: ", 1)[1])
-            return {"ts": d["@timestamp"], "version": d["mwversion"], "wiki": d["wiki"], "channel": d["channel"],
-                    "reqid": d["reqId"]}
+            return {
+                "ts": d["@timestamp"],
+                "version": d["mwversion"],
+                "wiki": d["wiki"],
+                "channel": d["channel"],
+                "reqid": d["reqId"],
+            }
     except (ValueError, KeyError):
         return None
     m = UDP2LOG.match(text)
     if m is None:
         return None
-    return {"ts": m.group(1).replace(" ", "T") + "+00:00", "reqid": m.group(2), "wiki": m.group(4),
-            "version": m.group(5), "channel": m.group(6)}
+    return {
+        "ts": m.group(1).replace(" ", "T") + "+00:00",
+        "reqid": m.group(2),
+        "wiki": m.group(4),
+        "version": m.group(5),
+        "channel": m.group(6),
+    }
 
 
 def epoch(ts: str) -> float:
@@ -94,8 +114,11 @@ def train(sim: tuple[Path, SimulationSummary]) -> dict[str, object]:
 
 
 def digest(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
@@ -132,8 +155,9 @@ def test_lines_are_in_time_order_per_file(rows) -> None:
             continue
         ts = epoch(ev["ts"])
         assert ts >= last.get(name, 0.0) - 1.0  # udp2log has whole seconds only
-        assert name.endswith(dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d.log")) or \
-            name.endswith(dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d.log.gz"))
+        assert name.endswith(dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d.log")) or name.endswith(
+            dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d.log.gz")
+        )
         last[name] = max(ts, last.get(name, 0.0))
 
 
@@ -203,9 +227,14 @@ def test_two_versions_live_during_each_train(sim, train) -> None:
     states += [(epoch(s["time"]), s["state"]) for s in train["steps"]]
     windows = []
     for version in train["versions"]:
-        mine = [epoch(s["time"]) for s in train["steps"] if s["version"] == version and s["action"] == "forward"]
-        last = max(epoch(s["time"]) for s in train["steps"] if s["version"] == version and s["group"] == "group2"
-                   and s["action"] == "forward")
+        mine = [
+            epoch(s["time"]) for s in train["steps"] if s["version"] == version and s["action"] == "forward"
+        ]
+        last = max(
+            epoch(s["time"])
+            for s in train["steps"]
+            if s["version"] == version and s["group"] == "group2" and s["action"] == "forward"
+        )
         windows.append((min(mine), last))
     two = train_hours = 0
     for key, live in per_hour.items():
@@ -272,8 +301,11 @@ def test_exposure_consistent_with_background_events(sim, rows, bugs) -> None:
     with open(out / "exposure.csv", newline="") as f:
         for r in csv.DictReader(f):
             requests[r["version"]] += int(r["requests"])
-    steady = {k for k, b in bugs.items() if b["kind"] == "background" and b["wikis"] == "all"
-              and not str(b["note"]).startswith("rare")}
+    steady = {
+        k
+        for k, b in bugs.items()
+        if b["kind"] == "background" and b["wikis"] == "all" and not str(b["note"]).startswith("rare")
+    }
     events: Counter[str] = Counter()
     for *_, line, t in rows:
         if t.get("bug") in steady and "malformed" not in t:

@@ -299,11 +299,17 @@ def train() -> None:
 
 @train.command("status")
 @click.argument("version")
-@click.option("--at", "at", help="Evaluate as of this time (ISO 8601, e.g. 2021-01-19T11:24:00Z); default now.")
+@click.option(
+    "--at", "at", help="Evaluate as of this time (ISO 8601, e.g. 2021-01-19T11:24:00Z); default now."
+)
 @click.option("--db", help=DB_HELP)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML file with a [detection] table.")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="TOML file with a [detection] table."
+)
 @click.option("--json", "as_json", is_flag=True, help="The stable JSON schema of docs/detection.md.")
-def train_status_cmd(version: str, at: str | None, db: str | None, config_path: str | None, as_json: bool) -> None:
+def train_status_cmd(
+    version: str, at: str | None, db: str | None, config_path: str | None, as_json: bool
+) -> None:
     """Stage reached, next step, verdict, the rule that decided it and the evidence."""
     from traintriage.status import train_status
 
@@ -322,7 +328,9 @@ def train_status_cmd(version: str, at: str | None, db: str | None, config_path: 
 
 def _print_decision(decision: Any) -> None:
     d = decision.to_dict()
-    click.echo(f"{d['version']} as of {d['at']}: stage {d['stage'] or 'not deployed'}, next {d['next_stage'] or '-'}")
+    click.echo(
+        f"{d['version']} as of {d['at']}: stage {d['stage'] or 'not deployed'}, next {d['next_stage'] or '-'}"
+    )
     rule = next((r for r in d["rules"] if r["id"] == d["rule"]), None)
     click.echo(f"verdict: {d['verdict'].upper()}  (rule {d['rule']}: {rule['description'] if rule else ''})")
     if rule and rule.get("detail"):
@@ -333,10 +341,14 @@ def _print_decision(decision: Any) -> None:
             continue
         click.echo(f"\n{key.upper().replace('_', '-')} ({len(entries)}):")
         for e in entries[:15]:
-            counts = " ".join(f"{g}:{c['candidate_requests']}/{c['baseline_requests']}" for g, c in e["counts"].items())
+            counts = " ".join(
+                f"{g}:{c['candidate_requests']}/{c['baseline_requests']}" for g, c in e["counts"].items()
+            )
             review = e["review"]["verdict"] if e.get("review") else "untriaged"
             click.echo(f"  {e['signature']}  [{e['channel']}] {_clip(e['title'], 80)}")
-            click.echo(f"  {'':16}  requests {counts}  wikis {e['wikis']}  first seen {e['first_seen']}  {review}")
+            click.echo(
+                f"  {'':16}  requests {counts}  wikis {e['wikis']}  first seen {e['first_seen']}  {review}"
+            )
         if len(entries) > 15:
             click.echo(f"  ... {len(entries) - 15} more (use --json)")
 
@@ -350,14 +362,27 @@ def _clip(text: str, width: int) -> str:
 @click.option("--version", "version", help="Train version, e.g. 1.36.0-wmf.28.")
 @click.option("--stage", "stage", help="testwikis, group0, group1 or group2.")
 @click.option("--window", default="20s", show_default=True, help="Absolute-check window (scap: 20s).")
-@click.option("--threshold", type=int, help="Errors per window that fail the gate (default: 10 on testwikis/group0, 150 after).")
+@click.option(
+    "--threshold",
+    type=int,
+    help="Errors per window that fail the gate (default: 10 on testwikis/group0, 150 after).",
+)
 @click.option("--at", "at", help="Evaluate as of this time (default now).")
 @click.option("--db", help=DB_HELP)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def gate(ctx: click.Context, version: str | None, stage: str | None, window: str, threshold: int | None,
-         at: str | None, db: str | None, config_path: str | None, as_json: bool) -> None:
+def gate(
+    ctx: click.Context,
+    version: str | None,
+    stage: str | None,
+    window: str,
+    threshold: int | None,
+    at: str | None,
+    db: str | None,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
     """Stage gate for deploy tools: exit 0 go, 1 no-go, 2 inconclusive.
 
     Prints the top five offending signatures. `traintriage gate analyze`
@@ -397,7 +422,9 @@ def gate(ctx: click.Context, version: str | None, stage: str | None, window: str
 
 @gate.command("analyze")
 @click.option("--window", default="20s", show_default=True)
-@click.option("--days", default=90, show_default=True, help="History to analyse, counted back from the newest event.")
+@click.option(
+    "--days", default=90, show_default=True, help="History to analyse, counted back from the newest event."
+)
 @click.option("--db", help=DB_HELP)
 @click.option("--json", "as_json", is_flag=True)
 def gate_analyze(window: str, days: int, db: str | None, as_json: bool) -> None:
@@ -418,6 +445,10 @@ def gate_analyze(window: str, days: int, db: str | None, as_json: bool) -> None:
     if as_json:
         _dump(result.to_dict())
         return
-    click.echo(f"{result.windows:,} windows of {seconds:g}s over {days} days: mean {result.mean:.2f}, σ {result.stdev:.2f}, "
-               f"{result.outliers_removed} outlier windows removed")
-    click.echo(f"suggested threshold: {result.threshold} errors per {seconds:g}s  (use: traintriage gate --threshold {result.threshold})")
+    click.echo(
+        f"{result.windows:,} windows of {seconds:g}s over {days} days: mean {result.mean:.2f}, σ {result.stdev:.2f}, "
+        f"{result.outliers_removed} outlier windows removed"
+    )
+    click.echo(
+        f"suggested threshold: {result.threshold} errors per {seconds:g}s  (use: traintriage gate --threshold {result.threshold})"
+    )

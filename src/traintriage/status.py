@@ -18,7 +18,13 @@ from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
 from traintriage.store.db import Store
-from traintriage.store.snapshot import TrainContext, load_train, train_snapshot, window_errors, windowed_history
+from traintriage.store.snapshot import (
+    TrainContext,
+    load_train,
+    train_snapshot,
+    window_errors,
+    windowed_history,
+)
 from traintriage.train.groups import STAGES
 
 EARLY_STAGES = ("testwikis", "group0")  # scap's canary threshold applies here; production after
@@ -75,8 +81,13 @@ class GateResult:
             "threshold": self.threshold,
             "decision": self.decision.to_dict() if self.decision else None,
             "top_offenders": [
-                {"signature": e.signature, "title": e.title, "requests": e.requests, "events": e.events,
-                 "labels": [str(lbl) for lbl in e.labels]}
+                {
+                    "signature": e.signature,
+                    "title": e.title,
+                    "requests": e.requests,
+                    "events": e.events,
+                    "labels": [str(lbl) for lbl in e.labels],
+                }
                 for e in self.offenders
             ],
         }
@@ -96,25 +107,50 @@ def gate(
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r} (one of {', '.join(STAGES)})")
     config = config or DetectionConfig()
-    limit = threshold if threshold is not None else (
-        config.canary_threshold if stage in EARLY_STAGES else config.production_threshold
+    limit = (
+        threshold
+        if threshold is not None
+        else (config.canary_threshold if stage in EARLY_STAGES else config.production_threshold)
     )
     errors = window_errors(store, version, at, window)
     decision = train_status(store, version, at, config, reviews)
     offenders = top_offenders(decision, 5)
     if errors >= limit:
-        return GateResult(version, stage, at, window, errors, limit, 1, "no-go",
-                          f"{errors} errors in the last {window:g}s ≥ threshold {limit} (scap-style absolute check)",
-                          decision, offenders)
+        return GateResult(
+            version,
+            stage,
+            at,
+            window,
+            errors,
+            limit,
+            1,
+            "no-go",
+            f"{errors} errors in the last {window:g}s ≥ threshold {limit} (scap-style absolute check)",
+            decision,
+            offenders,
+        )
     if decision.stage is None and stage == STAGES[0]:
-        return GateResult(version, stage, at, window, errors, limit, 0, "go",
-                          f"{version} is not deployed yet; nothing to check before {stage}", decision, [])
+        return GateResult(
+            version,
+            stage,
+            at,
+            window,
+            errors,
+            limit,
+            0,
+            "go",
+            f"{version} is not deployed yet; nothing to check before {stage}",
+            decision,
+            [],
+        )
     code = gate_exit_code(decision)
     rule = next((r for r in decision.rules if r.id == decision.rule), None)
     reason = f"{decision.verdict}: {rule.description if rule else decision.rule}"
     if rule and rule.detail:
         reason += f" — {rule.detail}"
-    return GateResult(version, stage, at, window, errors, limit, code, decision.verdict, reason, decision, offenders)
+    return GateResult(
+        version, stage, at, window, errors, limit, code, decision.verdict, reason, decision, offenders
+    )
 
 
 @dataclass(frozen=True)
@@ -127,8 +163,14 @@ class ThresholdSuggestion:
     threshold: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"window_seconds": self.window, "windows": self.windows, "mean": round(self.mean, 3),
-                "stdev": round(self.stdev, 3), "outliers_removed": self.outliers_removed, "threshold": self.threshold}
+        return {
+            "window_seconds": self.window,
+            "windows": self.windows,
+            "mean": round(self.mean, 3),
+            "stdev": round(self.stdev, 3),
+            "outliers_removed": self.outliers_removed,
+            "threshold": self.threshold,
+        }
 
 
 def suggest_threshold(store: Store, window: float, since: float | None = None) -> ThresholdSuggestion | None:

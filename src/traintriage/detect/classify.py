@@ -575,7 +575,9 @@ def _quiet_end(sig: SignatureEvidence, windows: dict[str, GroupWindow], at: floa
     An error seen only on group2 is not "stopped" when group2 was rolled back to the
     previous version: it simply lost its traffic.
     """
-    ends = [windows[s.group].candidate_end for s in sig.strata if s.candidate_requests > 0 and s.group in windows]
+    ends = [
+        windows[s.group].candidate_end for s in sig.strata if s.candidate_requests > 0 and s.group in windows
+    ]
     return min(at, max(ends)) if ends else at
 
 

@@ -38,7 +38,9 @@ class TextRule:
 
     __slots__ = ("comment", "name", "placeholder", "regex", "trigger", "_keep", "_literal")
 
-    def __init__(self, name: str, trigger: str, regex: re.Pattern[str], placeholder: str, comment: str) -> None:
+    def __init__(
+        self, name: str, trigger: str, regex: re.Pattern[str], placeholder: str, comment: str
+    ) -> None:
         self.name = name
         self.trigger = trigger
         self.regex = regex

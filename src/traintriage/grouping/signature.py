@@ -190,7 +190,16 @@ class Grouper:
             },
         ]
         info = SignatureInfo(
-            sig, rules.algorithm, "exception", channel, exc_class, _clip(title), explanation, ev.level, scope, cluster
+            sig,
+            rules.algorithm,
+            "exception",
+            channel,
+            exc_class,
+            _clip(title),
+            explanation,
+            ev.level,
+            scope,
+            cluster,
         )
         self._by_cluster[(scope, cluster)] = info
         self.new_templates.setdefault((scope, cluster), info)

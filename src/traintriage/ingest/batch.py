@@ -40,10 +40,16 @@ class Batch:
     """
 
     signatures: dict[str, SignatureInfo] = field(default_factory=dict)
-    versions: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # -> [first, last, samples taken]
-    cells: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)  # (sig, version, wiki, slot)
+    versions: dict[tuple[str, str], list[float]] = field(
+        default_factory=dict
+    )  # -> [first, last, samples taken]
+    cells: dict[tuple[str, str, str, int], list[int]] = field(
+        default_factory=dict
+    )  # (sig, version, wiki, slot)
     hosts: dict[tuple[str, str, str], int] = field(default_factory=dict)  # -> events
-    buckets: dict[tuple[str, int], int] = field(default_factory=dict)  # (version, 10 s bucket) -> error events
+    buckets: dict[tuple[str, int], int] = field(
+        default_factory=dict
+    )  # (version, 10 s bucket) -> error events
     samples: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
     templates: dict[tuple[str, int], str] = field(default_factory=dict)  # new (scope, cluster) -> sig
     miner_states: dict[str, str] = field(default_factory=dict)  # scope -> JSON state
@@ -52,7 +58,14 @@ class Batch:
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
 
     def add(
-        self, info: SignatureInfo, ts: float, version: str, wiki: str, host: str, new_request: bool, is_error: bool
+        self,
+        info: SignatureInfo,
+        ts: float,
+        version: str,
+        wiki: str,
+        host: str,
+        new_request: bool,
+        is_error: bool,
     ) -> None:
         """Count one event. `is_error`: counted by the scap-style absolute check (error/exception, not DEBUG).
 
@@ -101,7 +114,11 @@ class Batch:
         out: dict[str, tuple[float, float, int]] = {}
         for (sig, _version), (first, last, events, _req) in self.version_totals().items():
             prev = out.get(sig)
-            out[sig] = (first, last, events) if prev is None else (min(prev[0], first), max(prev[1], last), prev[2] + events)
+            out[sig] = (
+                (first, last, events)
+                if prev is None
+                else (min(prev[0], first), max(prev[1], last), prev[2] + events)
+            )
         return out
 
     def is_empty(self) -> bool:

@@ -275,7 +275,13 @@ def _from_doc(doc: _Doc, fmt: str) -> Event:
 
 
 def _from_ecs(
-    doc: _Doc, fmt: str, ts: float, exc_class: str | None, exc_message: str | None, exc_file: str | None, trace: str | None
+    doc: _Doc,
+    fmt: str,
+    ts: float,
+    exc_class: str | None,
+    exc_message: str | None,
+    exc_file: str | None,
+    trace: str | None,
 ) -> Event:
     """The ECS variant (and Logstash documents carrying ECS objects): renamed, nested fields."""
     labels = doc.labels if isinstance(doc.labels, _Labels) else None

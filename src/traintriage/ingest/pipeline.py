@@ -200,7 +200,13 @@ class Ingester:
         dedupe = self.dedupe
         samples_taken = self.samples_taken
         batch = self.batch
-        signatures, versions, cells, hosts, buckets = batch.signatures, batch.versions, batch.cells, batch.hosts, batch.buckets
+        signatures, versions, cells, hosts, buckets = (
+            batch.signatures,
+            batch.versions,
+            batch.cells,
+            batch.hosts,
+            batch.buckets,
+        )
         batch_limit = self.options.batch_events
         seekable = not source.compressed and source.key != "-"
         error_channels = ERROR_CHANNELS
@@ -243,7 +249,7 @@ class Ingester:
                 v[1] = ts
             if v[2] < SAMPLES_PER_RUN:
                 v[2] += 1
-                samples_taken[vkey] = v[2]
+                samples_taken[vkey] = int(v[2])
                 batch.samples.setdefault(vkey, []).append((ts, sample_of(ev)))
             ckey = (sig, version, ev.wiki or UNKNOWN, int(ts // SLOT_SECONDS))
             c = cells.get(ckey)
@@ -266,7 +272,11 @@ class Ingester:
                 self._flush()
                 batch = self.batch
                 signatures, versions, cells, hosts, buckets = (
-                    batch.signatures, batch.versions, batch.cells, batch.hosts, batch.buckets
+                    batch.signatures,
+                    batch.versions,
+                    batch.cells,
+                    batch.hosts,
+                    batch.buckets,
                 )
         batch.events += pending
         report.events += pending

@@ -80,8 +80,9 @@ def _check(weeks: int, events: int) -> None:
         raise ValueError("events must be >= 1")
 
 
-def iter_event_lines(*, events: int, weeks: int = 4, seed: int = 1,
-                     start: dt.date = DEFAULT_START) -> Iterator[bytes]:
+def iter_event_lines(
+    *, events: int, weeks: int = 4, seed: int = 1, start: dt.date = DEFAULT_START
+) -> Iterator[bytes]:
     """Logstash JSON lines (each ending in a newline) of the same simulated train, nothing written."""
     _check(weeks, events)
     sc = build(start, weeks, seed)
@@ -104,8 +105,14 @@ def iter_event_lines(*, events: int, weeks: int = 4, seed: int = 1,
             yield tmpl % ((prefix, s, us, rid, rid) if n == 2 else (prefix, s, us, rid))
 
 
-def simulate(out_dir: Path, *, events: int = DEFAULT_EVENTS, weeks: int = 4, seed: int = 1,
-             start: dt.date = DEFAULT_START) -> SimulationSummary:
+def simulate(
+    out_dir: Path,
+    *,
+    events: int = DEFAULT_EVENTS,
+    weeks: int = 4,
+    seed: int = 1,
+    start: dt.date = DEFAULT_START,
+) -> SimulationSummary:
     """Write a simulated multi-week train with its ground truth under out_dir (see README.txt there)."""
     _check(weeks, events)
     began = time.perf_counter()
@@ -155,7 +162,9 @@ def simulate(out_dir: Path, *, events: int = DEFAULT_EVENTS, weeks: int = 4, see
     logs.close()
     _write_side_files(out_dir, sc, tracker, exposure)
     (out_dir / "README.txt").write_text(
-        README.format(seed=seed, weeks=weeks, start=start.isoformat(), events=events, policy=POLICY), encoding="utf-8")
+        README.format(seed=seed, weeks=weeks, start=start.isoformat(), events=events, policy=POLICY),
+        encoding="utf-8",
+    )
     return SimulationSummary(
         out_dir=out_dir,
         lines=logs.lines,
@@ -173,10 +182,13 @@ def simulate(out_dir: Path, *, events: int = DEFAULT_EVENTS, weeks: int = 4, see
     )
 
 
-def _write_side_files(out: Path, sc: Scenario, tracker: Tracker,
-                      exposure: dict[tuple[int, int, int], float]) -> None:
+def _write_side_files(
+    out: Path, sc: Scenario, tracker: Tracker, exposure: dict[tuple[int, int, int], float]
+) -> None:
     (out / "deploys").mkdir(exist_ok=True)
-    (out / "deploys" / "wikiversions.log").write_text("\n".join(deploy_log_lines(sc.timeline)) + "\n", encoding="utf-8")
+    (out / "deploys" / "wikiversions.log").write_text(
+        "\n".join(deploy_log_lines(sc.timeline)) + "\n", encoding="utf-8"
+    )
     write_dblists(out / "dblists")
     with open(out / "exposure.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -185,7 +197,9 @@ def _write_side_files(out: Path, sc: Scenario, tracker: Tracker,
             if req >= 0.5:
                 w.writerow([iso(hour * HOUR_US), GROUPS[g], sc.versions[vi], round(req)])
     truth = out / "truth"
-    (truth / "bugs.json").write_text(json.dumps(bugs_json(sc, tracker.total), indent=1, ensure_ascii=False) + "\n",
-                                     encoding="utf-8")
-    (truth / "train.json").write_text(json.dumps(train_json(sc, tracker.results), indent=1, ensure_ascii=False) + "\n",
-                                      encoding="utf-8")
+    (truth / "bugs.json").write_text(
+        json.dumps(bugs_json(sc, tracker.total), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (truth / "train.json").write_text(
+        json.dumps(train_json(sc, tracker.results), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )

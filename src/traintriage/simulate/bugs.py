@@ -40,19 +40,41 @@ class Frame:
 
 
 ENTRY_TAIL: dict[str, tuple[Frame, ...]] = {
-    "web": (Frame("includes/MediaWiki.php", 542, "MediaWiki->performRequest()"),
-            Frame("includes/MediaWiki.php", 297, "MediaWiki->main()"), Frame("index.php", 53, "MediaWiki->run()"),
-            Frame("/srv/mediawiki/w/index.php", 3, "require(string)")),
-    "api": (Frame("includes/api/ApiMain.php", 1593, "ApiMain->executeAction()"),
-            Frame("includes/api/ApiMain.php", 529, "ApiMain->executeActionWithErrorHandling()"),
-            Frame("api.php", 90, "ApiMain->execute()"), Frame("/srv/mediawiki/w/api.php", 3, "require(string)")),
-    "job": (Frame("includes/jobqueue/JobRunner.php", 340, "JobRunner->doExecuteJob(Job)"),
-            Frame("extensions/EventBus/includes/JobExecutor.php", 79, "JobRunner->executeJob(Job)"),
-            Frame("/srv/mediawiki/rpc/RunSingleJob.php", 76, "MediaWiki\\Extension\\EventBus\\JobExecutor->execute(array)")),
-    "rest": (Frame("includes/Rest/Router.php", 428, "MediaWiki\\Rest\\Router->executeHandler(MediaWiki\\Rest\\Handler)"),
-             Frame("includes/Rest/EntryPoint.php", 167, "MediaWiki\\Rest\\Router->execute(MediaWiki\\Rest\\RequestFromGlobals)"),
-             Frame("rest.php", 31, "MediaWiki\\Rest\\EntryPoint::main()"),
-             Frame("/srv/mediawiki/w/rest.php", 3, "require(string)")),
+    "web": (
+        Frame("includes/MediaWiki.php", 542, "MediaWiki->performRequest()"),
+        Frame("includes/MediaWiki.php", 297, "MediaWiki->main()"),
+        Frame("index.php", 53, "MediaWiki->run()"),
+        Frame("/srv/mediawiki/w/index.php", 3, "require(string)"),
+    ),
+    "api": (
+        Frame("includes/api/ApiMain.php", 1593, "ApiMain->executeAction()"),
+        Frame("includes/api/ApiMain.php", 529, "ApiMain->executeActionWithErrorHandling()"),
+        Frame("api.php", 90, "ApiMain->execute()"),
+        Frame("/srv/mediawiki/w/api.php", 3, "require(string)"),
+    ),
+    "job": (
+        Frame("includes/jobqueue/JobRunner.php", 340, "JobRunner->doExecuteJob(Job)"),
+        Frame("extensions/EventBus/includes/JobExecutor.php", 79, "JobRunner->executeJob(Job)"),
+        Frame(
+            "/srv/mediawiki/rpc/RunSingleJob.php",
+            76,
+            "MediaWiki\\Extension\\EventBus\\JobExecutor->execute(array)",
+        ),
+    ),
+    "rest": (
+        Frame(
+            "includes/Rest/Router.php",
+            428,
+            "MediaWiki\\Rest\\Router->executeHandler(MediaWiki\\Rest\\Handler)",
+        ),
+        Frame(
+            "includes/Rest/EntryPoint.php",
+            167,
+            "MediaWiki\\Rest\\Router->execute(MediaWiki\\Rest\\RequestFromGlobals)",
+        ),
+        Frame("rest.php", 31, "MediaWiki\\Rest\\EntryPoint::main()"),
+        Frame("/srv/mediawiki/w/rest.php", 3, "require(string)"),
+    ),
 }
 ENTRY_TAIL.update({e: ENTRY_TAIL["web"] for e in ("rc", "contribs", "edit", "search")})
 ENTRY_TAIL.update(wbapi=ENTRY_TAIL["api"], parsoid=ENTRY_TAIL["rest"])
@@ -167,7 +189,11 @@ class Bug:
             if ph is not None:
                 if ph not in self.placeholders:
                     return m.group(0)
-                return m.group(0) if keep_placeholders else self._expand(self.placeholders[ph], version, vi, raw, False)
+                return (
+                    m.group(0)
+                    if keep_placeholders
+                    else self._expand(self.placeholders[ph], version, vi, raw, False)
+                )
             if var == "P":
                 return f"/srv/mediawiki/php-{version}"
             if var == "V":
@@ -193,13 +219,20 @@ class Bug:
             calls += _DEPRECATION_HEAD
             calls.append(Frame(fr[0].path, fr[0].line, "wfDeprecated(string, string)"))
         elif self.style == "php":
-            calls.append(Frame(fr[0].path, fr[0].line, "MWExceptionHandler::handleError(int, string, string, int, array)"))
+            calls.append(
+                Frame(
+                    fr[0].path, fr[0].line, "MWExceptionHandler::handleError(int, string, string, int, array)"
+                )
+            )
         calls += fr[1:]
         calls += ENTRY_TAIL[self.entries[0][0]]
         lines = [head]
         for i, f in enumerate(calls):
-            where = "[internal function]" if f.path == "[internal function]" else \
-                f"{self._path(f, version)}({line_at(f.path, f.line, vi)})"
+            where = (
+                "[internal function]"
+                if f.path == "[internal function]"
+                else f"{self._path(f, version)}({line_at(f.path, f.line, vi)})"
+            )
             lines.append(f"#{i} {where}: {f.call}")
         lines.append(f"#{len(calls)} {{main}}")
         return "\n".join(lines)
@@ -229,6 +262,7 @@ class Bug:
 
     def title(self, version: str) -> str:
         """Phatality-style title: the message with variables shown as <name>."""
+
         def sub(m: re.Match[str]) -> str:
             var = m.group(1)
             if var == "P":
@@ -246,6 +280,7 @@ class Bug:
 
 # --- the background catalog ------------------------------------------------------------------
 
+
 def _const(v: str) -> Gen:
     return lambda _r: v
 
@@ -258,11 +293,24 @@ def _choice(*vals: str) -> Gen:
     return lambda r: r.choice(vals)
 
 
-FLAGGED_REVS = frozenset({"dewiki", "ruwiki", "plwiki", "huwiki", "fiwiki", "enwikibooks", "dewiktionary",
-                          "ruwiktionary", "testwiki", "cawiki"})
+FLAGGED_REVS = frozenset(
+    {
+        "dewiki",
+        "ruwiki",
+        "plwiki",
+        "huwiki",
+        "fiwiki",
+        "enwikibooks",
+        "dewiktionary",
+        "ruwiktionary",
+        "testwiki",
+        "cawiki",
+    }
+)
 _DB = "includes/libs/rdbms/database/Database.php"
 _DB_FRAMES = (
-    Frame(_DB, 1713), Frame(_DB, 1688, "Wikimedia\\Rdbms\\Database->getQueryExceptionAndLog(string, int, string, string)"),
+    Frame(_DB, 1713),
+    Frame(_DB, 1688, "Wikimedia\\Rdbms\\Database->getQueryExceptionAndLog(string, int, string, string)"),
     Frame(_DB, 1255, "Wikimedia\\Rdbms\\Database->reportQueryError(string, int, string, string, bool)"),
 )
 RARE = 1.0 / 168.0  # per_hour of a bug seen about once a week
@@ -272,161 +320,501 @@ def background() -> list[Bug]:
     """Old noise present in every version at a steady per-request rate (some very rare)."""
     memkey = "<wiki>:pcache:idhash:<pid>-0!canonical"
     return [
-        Bug("bg-memcached-timeout", "background", "memcached", "ERROR", "context",
+        Bug(
+            "bg-memcached-timeout",
+            "background",
+            "memcached",
+            "ERROR",
+            "context",
             'Memcached error for key "{memcached-key}" on server "{memcached-server}": A TIMEOUT OCCURRED',
-            entries=(("web", 3), ("api", 2), ("job", 1)), per_hour=45,
-            variables=(("pid", data.page_id),), placeholders={"memcached-key": memkey, "memcached-server": "127.0.0.1:11213"}),
-        Bug("bg-memcached-too-big", "background", "memcached", "ERROR", "context",
+            entries=(("web", 3), ("api", 2), ("job", 1)),
+            per_hour=45,
+            variables=(("pid", data.page_id),),
+            placeholders={"memcached-key": memkey, "memcached-server": "127.0.0.1:11213"},
+        ),
+        Bug(
+            "bg-memcached-too-big",
+            "background",
+            "memcached",
+            "ERROR",
+            "context",
             'Memcached error for key "{memcached-key}" on server "{memcached-server}": ITEM TOO BIG',
-            entries=(("api", 1), ("parsoid", 1)), per_hour=3, variables=(("n", _intr(10_000, 900_000)),),
-            placeholders={"memcached-key": "WANCache:v:global:SqlBlobStore-blob:<wiki>:tt%3A<n>",
-                          "memcached-server": "127.0.0.1:11213"}),
-        Bug("bg-dbquery-lockwait", "background", "DBQuery", "ERROR", "context",
+            entries=(("api", 1), ("parsoid", 1)),
+            per_hour=3,
+            variables=(("n", _intr(10_000, 900_000)),),
+            placeholders={
+                "memcached-key": "WANCache:v:global:SqlBlobStore-blob:<wiki>:tt%3A<n>",
+                "memcached-server": "127.0.0.1:11213",
+            },
+        ),
+        Bug(
+            "bg-dbquery-lockwait",
+            "background",
+            "DBQuery",
+            "ERROR",
+            "context",
             "Error 1205 from LinksUpdate::updateLinksTimestamp, {error} {sql1line} {db_server}",
-            entries=(("job", 1),), per_hour=10, variables=(("ts", data.ts14), ("pid", data.page_id), ("dbip", data.db_ip)),
-            placeholders={"error": "Lock wait timeout exceeded; try restarting transaction",
-                          "sql1line": "UPDATE  `page` SET page_links_updated = '<ts>' WHERE page_id = <pid>",
-                          "db_server": "<dbip>"},
-            extra_context={"errno": "1205", "fname": "LinksUpdate::updateLinksTimestamp", "db_name": "<wiki>"}),
-        Bug("bg-exc-deadlock", "background", "exception", "ERROR", "exception",
+            entries=(("job", 1),),
+            per_hour=10,
+            variables=(("ts", data.ts14), ("pid", data.page_id), ("dbip", data.db_ip)),
+            placeholders={
+                "error": "Lock wait timeout exceeded; try restarting transaction",
+                "sql1line": "UPDATE  `page` SET page_links_updated = '<ts>' WHERE page_id = <pid>",
+                "db_server": "<dbip>",
+            },
+            extra_context={
+                "errno": "1205",
+                "fname": "LinksUpdate::updateLinksTimestamp",
+                "db_name": "<wiki>",
+            },
+        ),
+        Bug(
+            "bg-exc-deadlock",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
             "Error 1213: Deadlock found when trying to get lock; try restarting transaction (<dbip>)",
             exc_class="Wikimedia\\Rdbms\\DBQueryError",
             detail="\nFunction: WikiPage::updateRevisionOn\nQuery: UPDATE  `page` SET page_latest = <rev>,"
-                   "page_touched = '<ts>',page_is_new = 0 WHERE page_id = <pid>\n",
-            frames=_DB_FRAMES + (Frame(_DB, 2265, "Wikimedia\\Rdbms\\Database->query(string, string, int)"),
-                                 Frame("includes/libs/rdbms/database/DBConnRef.php", 68,
-                                       "Wikimedia\\Rdbms\\Database->update(string, array, array, string)"),
-                                 Frame("includes/page/WikiPage.php", 1384,
-                                       "Wikimedia\\Rdbms\\DBConnRef->update(string, array, array, string)"),
-                                 Frame("includes/Storage/DerivedPageDataUpdater.php", 1601,
-                                       "WikiPage->updateRevisionOn(Wikimedia\\Rdbms\\DBConnRef, MediaWiki\\Revision\\RevisionStoreRecord, int, bool)")),
-            entries=(("edit", 2), ("api", 1)), per_hour=5,
-            variables=(("dbip", data.db_ip), ("rev", data.rev_id), ("ts", data.ts14), ("pid", data.page_id))),
-        Bug("bg-echo-undefined-title", "background", "error", "ERROR", "php", "PHP Notice: Undefined index: title",
-            frames=(Frame("extensions/Echo/includes/formatters/EchoFlyoutFormatter.php", 44),
-                    Frame("extensions/Echo/includes/formatters/EchoEventFormatter.php", 83,
-                          "EchoFlyoutFormatter->formatModel(EchoEventPresentationModel)"),
-                    Frame("extensions/Echo/includes/DataOutputFormatter.php", 190, "EchoEventFormatter->format(EchoEvent, string)"),
-                    Frame("extensions/Echo/includes/api/ApiEchoNotifications.php", 222,
-                          "EchoDataOutputFormatter::formatOutput(EchoNotification, string, User, Language)"),
-                    Frame("includes/api/ApiQuery.php", 253, "ApiEchoNotifications->execute()")),
-            entries=(("api", 1),), per_hour=25, burst=3),
-        Bug("bg-warning-countable", "background", "error", "ERROR", "php",
+            "page_touched = '<ts>',page_is_new = 0 WHERE page_id = <pid>\n",
+            frames=_DB_FRAMES
+            + (
+                Frame(_DB, 2265, "Wikimedia\\Rdbms\\Database->query(string, string, int)"),
+                Frame(
+                    "includes/libs/rdbms/database/DBConnRef.php",
+                    68,
+                    "Wikimedia\\Rdbms\\Database->update(string, array, array, string)",
+                ),
+                Frame(
+                    "includes/page/WikiPage.php",
+                    1384,
+                    "Wikimedia\\Rdbms\\DBConnRef->update(string, array, array, string)",
+                ),
+                Frame(
+                    "includes/Storage/DerivedPageDataUpdater.php",
+                    1601,
+                    "WikiPage->updateRevisionOn(Wikimedia\\Rdbms\\DBConnRef, MediaWiki\\Revision\\RevisionStoreRecord, int, bool)",
+                ),
+            ),
+            entries=(("edit", 2), ("api", 1)),
+            per_hour=5,
+            variables=(("dbip", data.db_ip), ("rev", data.rev_id), ("ts", data.ts14), ("pid", data.page_id)),
+        ),
+        Bug(
+            "bg-echo-undefined-title",
+            "background",
+            "error",
+            "ERROR",
+            "php",
+            "PHP Notice: Undefined index: title",
+            frames=(
+                Frame("extensions/Echo/includes/formatters/EchoFlyoutFormatter.php", 44),
+                Frame(
+                    "extensions/Echo/includes/formatters/EchoEventFormatter.php",
+                    83,
+                    "EchoFlyoutFormatter->formatModel(EchoEventPresentationModel)",
+                ),
+                Frame(
+                    "extensions/Echo/includes/DataOutputFormatter.php",
+                    190,
+                    "EchoEventFormatter->format(EchoEvent, string)",
+                ),
+                Frame(
+                    "extensions/Echo/includes/api/ApiEchoNotifications.php",
+                    222,
+                    "EchoDataOutputFormatter::formatOutput(EchoNotification, string, User, Language)",
+                ),
+                Frame("includes/api/ApiQuery.php", 253, "ApiEchoNotifications->execute()"),
+            ),
+            entries=(("api", 1),),
+            per_hour=25,
+            burst=3,
+        ),
+        Bug(
+            "bg-warning-countable",
+            "background",
+            "error",
+            "ERROR",
+            "php",
             "PHP Warning: count(): Parameter must be an array or an object that implements Countable",
-            frames=(Frame("extensions/TimedMediaHandler/includes/WebVideoTranscode/WebVideoTranscode.php", 1150),
-                    Frame("extensions/TimedMediaHandler/includes/TimedMediaTransformOutput.php", 398,
-                          "WebVideoTranscode::getSources(File, array, int)"),
-                    Frame("includes/parser/Parser.php", 5090, "TimedMediaTransformOutput->toHtml(array)")),
-            entries=(("web", 1),), per_hour=8),
-        Bug("bg-notice-offset", "background", "error", "ERROR", "php", "PHP Notice: Undefined offset: <n>",
-            frames=(Frame("includes/parser/CoreParserFunctions.php", 1122),
-                    Frame("includes/parser/Parser.php", 3290, "CoreParserFunctions::pad(Parser, string, string, string)"),
-                    Frame("includes/parser/PPFrame_Hash.php", 329, "Parser->braceSubstitution(array, PPFrame_Hash)")),
-            entries=(("web", 2), ("parsoid", 1)), per_hour=6, variables=(("n", _intr(1, 13)),)),
-        Bug("bg-deprecated-getflag", "background", "error", "WARNING", "php",
+            frames=(
+                Frame("extensions/TimedMediaHandler/includes/WebVideoTranscode/WebVideoTranscode.php", 1150),
+                Frame(
+                    "extensions/TimedMediaHandler/includes/TimedMediaTransformOutput.php",
+                    398,
+                    "WebVideoTranscode::getSources(File, array, int)",
+                ),
+                Frame("includes/parser/Parser.php", 5090, "TimedMediaTransformOutput->toHtml(array)"),
+            ),
+            entries=(("web", 1),),
+            per_hour=8,
+        ),
+        Bug(
+            "bg-notice-offset",
+            "background",
+            "error",
+            "ERROR",
+            "php",
+            "PHP Notice: Undefined offset: <n>",
+            frames=(
+                Frame("includes/parser/CoreParserFunctions.php", 1122),
+                Frame(
+                    "includes/parser/Parser.php",
+                    3290,
+                    "CoreParserFunctions::pad(Parser, string, string, string)",
+                ),
+                Frame(
+                    "includes/parser/PPFrame_Hash.php", 329, "Parser->braceSubstitution(array, PPFrame_Hash)"
+                ),
+            ),
+            entries=(("web", 2), ("parsoid", 1)),
+            per_hour=6,
+            variables=(("n", _intr(1, 13)),),
+        ),
+        Bug(
+            "bg-deprecated-getflag",
+            "background",
+            "error",
+            "WARNING",
+            "php",
             "PHP Deprecated: Use of ParserOutput::getFlag was deprecated in MediaWiki 1.36. [Called from "
             "Wikibase\\Client\\Hooks\\ParserOutputUpdateHookHandler::doParserOutputUpdate in "
             "<P>/extensions/Wikibase/client/includes/Hooks/ParserOutputUpdateHookHandler.php at line <L0>]",
-            frames=(Frame("extensions/Wikibase/client/includes/Hooks/ParserOutputUpdateHookHandler.php", 98),
-                    Frame("includes/HookContainer/HookContainer.php", 333, "Wikibase\\Client\\Hooks\\ParserOutputUpdateHookHandler->onContentAlterParserOutput(WikitextContent, Title, ParserOutput)")),
-            deprecation=True, entries=(("web", 2), ("parsoid", 1)), per_hour=30),
-        Bug("bg-deprecated-revtext", "background", "error", "WARNING", "php",
+            frames=(
+                Frame("extensions/Wikibase/client/includes/Hooks/ParserOutputUpdateHookHandler.php", 98),
+                Frame(
+                    "includes/HookContainer/HookContainer.php",
+                    333,
+                    "Wikibase\\Client\\Hooks\\ParserOutputUpdateHookHandler->onContentAlterParserOutput(WikitextContent, Title, ParserOutput)",
+                ),
+            ),
+            deprecation=True,
+            entries=(("web", 2), ("parsoid", 1)),
+            per_hour=30,
+        ),
+        Bug(
+            "bg-deprecated-revtext",
+            "background",
+            "error",
+            "WARNING",
+            "php",
             "PHP Deprecated: Use of Revision::getRevisionText was deprecated in MediaWiki 1.32. [Called from "
             "FlaggedRevision::getRevText in <P>/extensions/FlaggedRevs/backend/FlaggedRevision.php at line <L0>]",
-            frames=(Frame("extensions/FlaggedRevs/backend/FlaggedRevision.php", 361),
-                    Frame("extensions/FlaggedRevs/frontend/FlaggablePageView.php", 822, "FlaggedRevision->getRevText()")),
-            deprecation=True, entries=(("web", 1),), wikis=FLAGGED_REVS, per_hour=15),
-        Bug("bg-cirrus-backend", "background", "CirrusSearch", "ERROR", "free",
+            frames=(
+                Frame("extensions/FlaggedRevs/backend/FlaggedRevision.php", 361),
+                Frame(
+                    "extensions/FlaggedRevs/frontend/FlaggablePageView.php",
+                    822,
+                    "FlaggedRevision->getRevText()",
+                ),
+            ),
+            deprecation=True,
+            entries=(("web", 1),),
+            wikis=FLAGGED_REVS,
+            per_hour=15,
+        ),
+        Bug(
+            "bg-cirrus-backend",
+            "background",
+            "CirrusSearch",
+            "ERROR",
+            "free",
             "Search backend error during full_text search for '<q>' after <ms>: unknown: Status code 503",
-            entries=(("search", 3), ("api", 1)), per_hour=20, variables=(("q", data.query), ("ms", _intr(10, 3000)))),
-        Bug("bg-dbreplication-lag", "background", "DBReplication", "WARNING", "free",
+            entries=(("search", 3), ("api", 1)),
+            per_hour=20,
+            variables=(("q", data.query), ("ms", _intr(10, 3000))),
+        ),
+        Bug(
+            "bg-dbreplication-lag",
+            "background",
+            "DBReplication",
+            "WARNING",
+            "free",
             "Server <db> has <lag> seconds of lag (>= 6)",
-            entries=(("web", 1), ("api", 1), ("job", 1)), per_hour=12,
-            variables=(("db", data.db_host), ("lag", lambda r: f"{r.uniform(6, 40):.6f}"))),
-        Bug("bg-ratelimit", "background", "ratelimit", "WARNING", "free",
+            entries=(("web", 1), ("api", 1), ("job", 1)),
+            per_hour=12,
+            variables=(("db", data.db_host), ("lag", lambda r: f"{r.uniform(6, 40):.6f}")),
+        ),
+        Bug(
+            "bg-ratelimit",
+            "background",
+            "ratelimit",
+            "WARNING",
+            "free",
             "User '<user>' (IP <ip>) tripped <wiki>:limiter:edit:user:<uid> at 'edit'",
-            entries=(("edit", 2), ("api", 1)), per_hour=8,
-            variables=(("user", data.user), ("ip", data.client_ip), ("uid", _intr(10_000, 41_000_000)))),
-        Bug("bg-poolcounter", "background", "poolcounter", "WARNING", "free",
+            entries=(("edit", 2), ("api", 1)),
+            per_hour=8,
+            variables=(("user", data.user), ("ip", data.client_ip), ("uid", _intr(10_000, 41_000_000))),
+        ),
+        Bug(
+            "bg-poolcounter",
+            "background",
+            "poolcounter",
+            "WARNING",
+            "free",
             "Pool key '<wiki>:pcache:idhash:<pid>-0!canonical' (ArticleView): Timeout waiting for the lock",
-            entries=(("web", 1),), per_hour=6, variables=(("pid", data.page_id),)),
-        Bug("bg-wmftimeout", "background", "exception", "ERROR", "exception",
-            "the execution time limit of 60 seconds was exceeded", exc_class="WMFTimeoutException",
-            frames=(Frame("/srv/mediawiki/wmf-config/set-time-limit.php", 39),
-                    Frame("[internal function]", 0, "{closure}(ExcimerTimer)"),
-                    Frame("includes/parser/Preprocessor_Hash.php", 1100, "Preprocessor_Hash->preprocessToObj(string, int)"),
-                    Frame("includes/parser/Parser.php", 2961, "Preprocessor_Hash->preprocessToObj(string, int)")),
-            entries=(("web", 2), ("api", 1)), per_hour=6),
-        Bug("bg-fatal-memory", "background", "fatal", "ERROR", "php",
+            entries=(("web", 1),),
+            per_hour=6,
+            variables=(("pid", data.page_id),),
+        ),
+        Bug(
+            "bg-wmftimeout",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
+            "the execution time limit of 60 seconds was exceeded",
+            exc_class="WMFTimeoutException",
+            frames=(
+                Frame("/srv/mediawiki/wmf-config/set-time-limit.php", 39),
+                Frame("[internal function]", 0, "{closure}(ExcimerTimer)"),
+                Frame(
+                    "includes/parser/Preprocessor_Hash.php",
+                    1100,
+                    "Preprocessor_Hash->preprocessToObj(string, int)",
+                ),
+                Frame("includes/parser/Parser.php", 2961, "Preprocessor_Hash->preprocessToObj(string, int)"),
+            ),
+            entries=(("web", 2), ("api", 1)),
+            per_hour=6,
+        ),
+        Bug(
+            "bg-fatal-memory",
+            "background",
+            "fatal",
+            "ERROR",
+            "php",
             "PHP Fatal Error: Allowed memory size of 698351616 bytes exhausted (tried to allocate <n> bytes)",
-            frames=(Frame("includes/parser/ParserOutput.php", 1306),
-                    Frame("includes/parser/Parser.php", 1640, "ParserOutput->setText(string)")),
-            entries=(("web", 1), ("parsoid", 1), ("api", 1)), per_hour=2,
-            variables=(("n", _choice("16384", "20480", "4096", "65536", "262144")),)),
-        Bug("bg-getid-null-wikipage", "background", "exception", "ERROR", "exception",
-            "Call to a member function getId() on null", exc_class="Error",
-            frames=(Frame("includes/page/WikiPage.php", 1560),
-                    Frame("includes/page/WikiPage.php", 2081, "WikiPage->getRevisionRecordFromSlots()"),
-                    Frame("includes/EditPage.php", 2331, "WikiPage->doEditContent(WikitextContent, User, string, int, bool)")),
-            entries=(("edit", 1),), per_hour=3,
-            trap="same message as new-getid-null-echo, thrown from a different code site"),
-        Bug("bg-blob-revaccess", "background", "exception", "ERROR", "exception",
-            "Failed to load data blob from tt:<n>", exc_class="MediaWiki\\Revision\\RevisionAccessException",
-            frames=(Frame("includes/Revision/RevisionStore.php", 1005),
-                    Frame("includes/Revision/RevisionStore.php", 1113, "MediaWiki\\Revision\\RevisionStore->loadSlotContent(MediaWiki\\Revision\\SlotRecord, NULL, NULL, NULL, int)"),
-                    Frame("includes/Revision/SlotRecord.php", 307, "MediaWiki\\Revision\\RevisionStore->MediaWiki\\Revision\\{closure}(MediaWiki\\Revision\\SlotRecord)")),
-            entries=(("web", 1), ("api", 1)), per_hour=3, variables=(("n", _intr(1000, 900_000_000)),),
-            trap="same text as bg-blob-mwexception, different exception class"),
-        Bug("bg-blob-mwexception", "background", "exception", "ERROR", "exception",
-            "Failed to load data blob from tt:<n>", exc_class="MWException",
-            frames=(Frame("extensions/FlaggedRevs/backend/FlaggedRevision.php", 372),
-                    Frame("extensions/FlaggedRevs/frontend/FlaggablePageView.php", 822, "FlaggedRevision->getRevText()")),
-            entries=(("web", 1),), wikis=FLAGGED_REVS, per_hour=1.5, variables=(("n", _intr(1000, 900_000_000)),),
-            trap="same text as bg-blob-revaccess, different exception class"),
-        Bug("bg-redis-connect", "background", "redis", "ERROR", "context", 'Could not connect to server "{redis_server}"',
-            entries=(("job", 2), ("web", 1)), per_hour=4, variables=(("rip", _choice("10.64.0.80", "10.64.16.21", "10.64.32.47")),),
-            placeholders={"redis_server": "<rip>:6379"}, trap="same text as bg-session-redis-connect, channel redis"),
-        Bug("bg-session-redis-connect", "background", "session", "ERROR", "context", 'Could not connect to server "{redis_server}"',
-            entries=(("web", 1), ("api", 1)), per_hour=2, variables=(("rip", _choice("10.64.0.80", "10.64.16.21", "10.64.32.47")),),
-            placeholders={"redis_server": "<rip>:6379"}, trap="same text as bg-redis-connect, channel session"),
-        Bug("bg-externalstore", "background", "ExternalStore", "WARNING", "free",
+            frames=(
+                Frame("includes/parser/ParserOutput.php", 1306),
+                Frame("includes/parser/Parser.php", 1640, "ParserOutput->setText(string)"),
+            ),
+            entries=(("web", 1), ("parsoid", 1), ("api", 1)),
+            per_hour=2,
+            variables=(("n", _choice("16384", "20480", "4096", "65536", "262144")),),
+        ),
+        Bug(
+            "bg-getid-null-wikipage",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
+            "Call to a member function getId() on null",
+            exc_class="Error",
+            frames=(
+                Frame("includes/page/WikiPage.php", 1560),
+                Frame("includes/page/WikiPage.php", 2081, "WikiPage->getRevisionRecordFromSlots()"),
+                Frame(
+                    "includes/EditPage.php",
+                    2331,
+                    "WikiPage->doEditContent(WikitextContent, User, string, int, bool)",
+                ),
+            ),
+            entries=(("edit", 1),),
+            per_hour=3,
+            trap="same message as new-getid-null-echo, thrown from a different code site",
+        ),
+        Bug(
+            "bg-blob-revaccess",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
+            "Failed to load data blob from tt:<n>",
+            exc_class="MediaWiki\\Revision\\RevisionAccessException",
+            frames=(
+                Frame("includes/Revision/RevisionStore.php", 1005),
+                Frame(
+                    "includes/Revision/RevisionStore.php",
+                    1113,
+                    "MediaWiki\\Revision\\RevisionStore->loadSlotContent(MediaWiki\\Revision\\SlotRecord, NULL, NULL, NULL, int)",
+                ),
+                Frame(
+                    "includes/Revision/SlotRecord.php",
+                    307,
+                    "MediaWiki\\Revision\\RevisionStore->MediaWiki\\Revision\\{closure}(MediaWiki\\Revision\\SlotRecord)",
+                ),
+            ),
+            entries=(("web", 1), ("api", 1)),
+            per_hour=3,
+            variables=(("n", _intr(1000, 900_000_000)),),
+            trap="same text as bg-blob-mwexception, different exception class",
+        ),
+        Bug(
+            "bg-blob-mwexception",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
+            "Failed to load data blob from tt:<n>",
+            exc_class="MWException",
+            frames=(
+                Frame("extensions/FlaggedRevs/backend/FlaggedRevision.php", 372),
+                Frame(
+                    "extensions/FlaggedRevs/frontend/FlaggablePageView.php",
+                    822,
+                    "FlaggedRevision->getRevText()",
+                ),
+            ),
+            entries=(("web", 1),),
+            wikis=FLAGGED_REVS,
+            per_hour=1.5,
+            variables=(("n", _intr(1000, 900_000_000)),),
+            trap="same text as bg-blob-revaccess, different exception class",
+        ),
+        Bug(
+            "bg-redis-connect",
+            "background",
+            "redis",
+            "ERROR",
+            "context",
+            'Could not connect to server "{redis_server}"',
+            entries=(("job", 2), ("web", 1)),
+            per_hour=4,
+            variables=(("rip", _choice("10.64.0.80", "10.64.16.21", "10.64.32.47")),),
+            placeholders={"redis_server": "<rip>:6379"},
+            trap="same text as bg-session-redis-connect, channel redis",
+        ),
+        Bug(
+            "bg-session-redis-connect",
+            "background",
+            "session",
+            "ERROR",
+            "context",
+            'Could not connect to server "{redis_server}"',
+            entries=(("web", 1), ("api", 1)),
+            per_hour=2,
+            variables=(("rip", _choice("10.64.0.80", "10.64.16.21", "10.64.32.47")),),
+            placeholders={"redis_server": "<rip>:6379"},
+            trap="same text as bg-redis-connect, channel session",
+        ),
+        Bug(
+            "bg-externalstore",
+            "background",
+            "ExternalStore",
+            "WARNING",
+            "free",
             "ExternalStoreDB::fetchBlob master fallback on DB://cluster<c>/<n>",
-            entries=(("web", 1), ("api", 1)), per_hour=3, variables=(("c", _choice("24", "25", "26")), ("n", _intr(1, 99_999_999)))),
-        Bug("bg-abusefilter-slow", "background", "AbuseFilter", "WARNING", "free",
+            entries=(("web", 1), ("api", 1)),
+            per_hour=3,
+            variables=(("c", _choice("24", "25", "26")), ("n", _intr(1, 99_999_999))),
+        ),
+        Bug(
+            "bg-abusefilter-slow",
+            "background",
+            "AbuseFilter",
+            "WARNING",
+            "free",
             "Edit filter <f> on <wiki> is taking longer than expected (<ms> ms)",
-            entries=(("edit", 1),), per_hour=2, variables=(("f", _intr(1, 1200)), ("ms", _intr(800, 9000)))),
-        Bug("bg-headers-sent", "background", "error", "ERROR", "php",
+            entries=(("edit", 1),),
+            per_hour=2,
+            variables=(("f", _intr(1, 1200)), ("ms", _intr(800, 9000))),
+        ),
+        Bug(
+            "bg-headers-sent",
+            "background",
+            "error",
+            "ERROR",
+            "php",
             "PHP Warning: Cannot modify header information - headers already sent by (output started at "
             "<P>/includes/OutputHandler.php:<L1>)",
-            frames=(Frame("includes/WebResponse.php", 77), Frame("includes/OutputHandler.php", 141, "WebResponse->header(string)")),
-            entries=(("web", 1),), per_hour=2),
-        Bug("bg-export-title", "background", "exception", "ERROR", "exception",
-            "Title '<title>' is not a valid page for export", exc_class="MWException",
-            frames=(Frame("includes/export/WikiExporter.php", 398),
-                    Frame("includes/specials/SpecialExport.php", 392, "WikiExporter->pagesByName(array)"),
-                    Frame("includes/specialpage/SpecialPage.php", 600, "SpecialExport->execute(NULL)")),
-            entries=(("web", 1),), per_hour=1.5, variables=(("title", lambda r: data.title(r).replace("_", " ")),)),
-        Bug("bg-rare-parsoid-utf8", "background", "exception", "ERROR", "exception",
-            "Invariant failed: Bad UTF-8 at start of string", exc_class="Wikimedia\\Assert\\InvariantException",
-            frames=(Frame("vendor/wikimedia/assert/src/Assert.php", 224),
-                    Frame("vendor/wikimedia/parsoid/src/Utils/Utils.php", 1017, "Wikimedia\\Assert\\Assert::invariant(bool, string)")),
-            entries=(("parsoid", 1),), per_hour=4 * RARE, scale="fixed", note="rare: a handful a week"),
-        Bug("bg-rare-thumb", "background", "thumbnail", "WARNING", "free",
+            frames=(
+                Frame("includes/WebResponse.php", 77),
+                Frame("includes/OutputHandler.php", 141, "WebResponse->header(string)"),
+            ),
+            entries=(("web", 1),),
+            per_hour=2,
+        ),
+        Bug(
+            "bg-export-title",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
+            "Title '<title>' is not a valid page for export",
+            exc_class="MWException",
+            frames=(
+                Frame("includes/export/WikiExporter.php", 398),
+                Frame("includes/specials/SpecialExport.php", 392, "WikiExporter->pagesByName(array)"),
+                Frame("includes/specialpage/SpecialPage.php", 600, "SpecialExport->execute(NULL)"),
+            ),
+            entries=(("web", 1),),
+            per_hour=1.5,
+            variables=(("title", lambda r: data.title(r).replace("_", " ")),),
+        ),
+        Bug(
+            "bg-rare-parsoid-utf8",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
+            "Invariant failed: Bad UTF-8 at start of string",
+            exc_class="Wikimedia\\Assert\\InvariantException",
+            frames=(
+                Frame("vendor/wikimedia/assert/src/Assert.php", 224),
+                Frame(
+                    "vendor/wikimedia/parsoid/src/Utils/Utils.php",
+                    1017,
+                    "Wikimedia\\Assert\\Assert::invariant(bool, string)",
+                ),
+            ),
+            entries=(("parsoid", 1),),
+            per_hour=4 * RARE,
+            scale="fixed",
+            note="rare: a handful a week",
+        ),
+        Bug(
+            "bg-rare-thumb",
+            "background",
+            "thumbnail",
+            "WARNING",
+            "free",
             'Removing bad 0-byte thumbnail "/tmp/transform_<h>.jpg". unlink() succeeded',
-            entries=(("web", 1),), per_hour=3 * RARE, scale="fixed", variables=(("h", data.hex_id),),
-            note="rare: a handful a week"),
-        Bug("bg-rare-booksources", "background", "exception", "ERROR", "exception",
+            entries=(("web", 1),),
+            per_hour=3 * RARE,
+            scale="fixed",
+            variables=(("h", data.hex_id),),
+            note="rare: a handful a week",
+        ),
+        Bug(
+            "bg-rare-booksources",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
             "Argument 1 passed to SpecialBookSources::isValidISBN() must be of the type string, null given, "
-            "called in <P>/includes/specials/SpecialBookSources.php on line <L1>", exc_class="TypeError",
-            frames=(Frame("includes/specials/SpecialBookSources.php", 74),
-                    Frame("includes/specials/SpecialBookSources.php", 61, "SpecialBookSources::isValidISBN(NULL)"),
-                    Frame("includes/specialpage/SpecialPage.php", 600, "SpecialBookSources->execute(NULL)")),
-            entries=(("web", 1),), per_hour=5 * RARE, scale="fixed", note="rare: a handful a week"),
-        Bug("bg-rare-jobqueue", "background", "exception", "ERROR", "exception",
-            "Could not enqueue jobs from stream mediawiki.job.<t>", exc_class="JobQueueError",
-            frames=(Frame("extensions/EventBus/includes/JobQueueEventBus.php", 120),
-                    Frame("includes/jobqueue/JobQueue.php", 374, "JobQueueEventBus->doBatchPush(array, int)")),
-            entries=(("job", 1),), per_hour=2 * RARE, scale="fixed", caught_by="other",
+            "called in <P>/includes/specials/SpecialBookSources.php on line <L1>",
+            exc_class="TypeError",
+            frames=(
+                Frame("includes/specials/SpecialBookSources.php", 74),
+                Frame(
+                    "includes/specials/SpecialBookSources.php", 61, "SpecialBookSources::isValidISBN(NULL)"
+                ),
+                Frame("includes/specialpage/SpecialPage.php", 600, "SpecialBookSources->execute(NULL)"),
+            ),
+            entries=(("web", 1),),
+            per_hour=5 * RARE,
+            scale="fixed",
+            note="rare: a handful a week",
+        ),
+        Bug(
+            "bg-rare-jobqueue",
+            "background",
+            "exception",
+            "ERROR",
+            "exception",
+            "Could not enqueue jobs from stream mediawiki.job.<t>",
+            exc_class="JobQueueError",
+            frames=(
+                Frame("extensions/EventBus/includes/JobQueueEventBus.php", 120),
+                Frame("includes/jobqueue/JobQueue.php", 374, "JobQueueEventBus->doBatchPush(array, int)"),
+            ),
+            entries=(("job", 1),),
+            per_hour=2 * RARE,
+            scale="fixed",
+            caught_by="other",
             variables=(("t", _choice("refreshLinks", "htmlCacheUpdate", "cirrusSearchLinksUpdate")),),
-            note="rare: a couple a week"),
+            note="rare: a couple a week",
+        ),
     ]

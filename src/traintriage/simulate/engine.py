@@ -91,7 +91,9 @@ class _BugPlan:
             self.share.append(sum(WIKIS[i].weight for i in ing) / GROUP_WEIGHT[g])
             self.tables.append(_table(ing, [WIKIS[i].weight for i in ing]) if ing else [])
         names = [e for e, _ in bug.entries]
-        self.entries = [names[i] for i in _table(list(range(len(names))), [float(n) for _, n in bug.entries])[::256]]
+        self.entries = [
+            names[i] for i in _table(list(range(len(names))), [float(n) for _, n in bug.entries])[::256]
+        ]
         self.host = HOST_INDEX[bug.host] if bug.host else -1
         self.pool = bug.pool(seed)
         self.burst = bug.burst
@@ -112,8 +114,10 @@ class Engine:
         cuts += [h.t for h in sc.timeline.holds]
         self.segments: list[Segment] = segments(sc.timeline, sc.t_start, sc.t_end, cuts)
         self.scale, self.story = self._solve_scale(events)
-        self.factor = [self.story if p.bug.scale == "story" else 1.0 if p.bug.scale == "fixed" else self.scale
-                       for p in self.plans]
+        self.factor = [
+            self.story if p.bug.scale == "story" else 1.0 if p.bug.scale == "fixed" else self.scale
+            for p in self.plans
+        ]
         self._urls: dict[tuple[str, int], list[tuple[bytes, bytes, bytes]]] = {}
         self.rid_host = [rid_host(h.ip) for h in HOSTS]
         self.rid_tails = rid_tails(random.Random(f"{seed}/reqid"))
@@ -142,8 +146,10 @@ class Engine:
     def _urls_for(self, entry: str, wi: int) -> list[tuple[bytes, bytes, bytes]]:
         pool = self._urls.get((entry, wi))
         if pool is None:
-            pool = [(u.encode(), m.encode(), b"null" if r is None else b'"' + json_escape(r) + b'"')
-                    for u, m, r in url_pool(entry, WIKIS[wi], self.seed)]
+            pool = [
+                (u.encode(), m.encode(), b"null" if r is None else b'"' + json_escape(r) + b'"')
+                for u, m, r in url_pool(entry, WIKIS[wi], self.seed)
+            ]
             self._urls[(entry, wi)] = pool
         return pool
 
@@ -169,7 +175,9 @@ class Engine:
             out.sort()
             yield seg, out
 
-    def fast_batches(self, ren: Renderer, fmt: str = "logstash", variety_bits: int = 6) -> Iterator[list[FastEvent]]:
+    def fast_batches(
+        self, ren: Renderer, fmt: str = "logstash", variety_bits: int = 6
+    ) -> Iterator[list[FastEvent]]:
         """Like batches(), but each (bug, group, version) draws from 2**variety_bits pre-rendered events.
 
         Only the timestamp and reqId change per event, so a line is one small
@@ -213,7 +221,9 @@ class Engine:
             out.sort()
             yield out
 
-    def _skeleton(self, ren: Renderer, fmt: str, seg: Segment, bi: int, p: _BugPlan, g: int, vi: int) -> FastSkeleton:
+    def _skeleton(
+        self, ren: Renderer, fmt: str, seg: Segment, bi: int, p: _BugPlan, g: int, vi: int
+    ) -> FastSkeleton:
         one: list[Event] = []
         self._emit(one, 1, seg, bi, p, g, vi)
         ts, _, _, wi, hi, u, pv, _ = one[0]
@@ -244,8 +254,16 @@ class Engine:
                 hi = host
             upool = urls.get((entry, wi)) or self._urls_for(entry, wi)
             ts = t0 + int(rnd() * dur)
-            ev = (ts, bi, vi, wi, hi, upool[(x >> 32) & 15], pool[(x >> 36) % npool],
-                  rid_time(ts) + rid_hosts[hi] + tails[bits(16)])
+            ev = (
+                ts,
+                bi,
+                vi,
+                wi,
+                hi,
+                upool[(x >> 32) & 15],
+                pool[(x >> 36) % npool],
+                rid_time(ts) + rid_hosts[hi] + tails[bits(16)],
+            )
             out.append(ev)
             if p.burst > 1:
                 for _j in range((x >> 60) % p.burst):
@@ -274,4 +292,6 @@ class Renderer:
         ts, bi, vi, wi, hi, u, pv, rid = ev
         tmpl, get = self.template(fmt, bi, vi)
         h, w = self.hosts[hi], self.wikis[wi]
-        return tmpl % get((self.ts_format[fmt](ts), rid, h[0], h[1], h[2], w[0], w[1], w[2], u[0], u[1], u[2]) + pv)
+        return tmpl % get(
+            (self.ts_format[fmt](ts), rid, h[0], h[1], h[2], w[0], w[1], w[2], u[0], u[1], u[2]) + pv
+        )

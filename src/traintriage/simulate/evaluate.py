@@ -79,8 +79,13 @@ class CheckpointResult:
     stopped_bugs: list[str]
 
 
-def replay_checkpoints(store: Store, sim: Path, sig_bugs: dict[str, str], config: DetectionConfig | None = None,
-                       before_seconds: float = 300.0) -> list[CheckpointResult]:
+def replay_checkpoints(
+    store: Store,
+    sim: Path,
+    sig_bugs: dict[str, str],
+    config: DetectionConfig | None = None,
+    before_seconds: float = 300.0,
+) -> list[CheckpointResult]:
     """`train status --at` (promotion time − 5 min) at every recorded checkpoint."""
     train = json.loads((sim / "truth" / "train.json").read_text())
     ctx = load_context(store)
@@ -90,9 +95,20 @@ def replay_checkpoints(store: Store, sim: Path, sig_bugs: dict[str, str], config
         decision = train_status(store, cp["version"], at, config, context=ctx)
         c = decision.classification
         flagged = sorted({sig_bugs.get(e.signature, "?") for e in [*c.new, *c.regressed, *c.logspam]})
-        out.append(CheckpointResult(cp["time"], cp["version"], cp["group"], cp["decision"], cp.get("decision_practical", cp["decision"]),
-                                    decision.verdict, decision.rule, sorted(cp.get("bugs", [])), flagged,
-                                    sorted({sig_bugs.get(e.signature, "?") for e in c.stopped})))
+        out.append(
+            CheckpointResult(
+                cp["time"],
+                cp["version"],
+                cp["group"],
+                cp["decision"],
+                cp.get("decision_practical", cp["decision"]),
+                decision.verdict,
+                decision.rule,
+                sorted(cp.get("bugs", [])),
+                flagged,
+                sorted({sig_bugs.get(e.signature, "?") for e in c.stopped}),
+            )
+        )
     return out
 
 
@@ -115,7 +131,9 @@ class VersionScore:
         return self.hits / len(self.truth) if self.truth else 1.0
 
 
-def detection_scores(store: Store, sim: Path, sig_bugs: dict[str, str], config: DetectionConfig | None = None) -> list[VersionScore]:
+def detection_scores(
+    store: Store, sim: Path, sig_bugs: dict[str, str], config: DetectionConfig | None = None
+) -> list[VersionScore]:
     """Per version, at the end of its train: flagged bugs vs the bugs it introduced or regressed."""
     bugs = json.loads((sim / "truth" / "bugs.json").read_text())
     train = json.loads((sim / "truth" / "train.json").read_text())
@@ -124,7 +142,11 @@ def detection_scores(store: Store, sim: Path, sig_bugs: dict[str, str], config: 
     versions = train["versions"]
     scores = []
     for i, version in enumerate(versions):
-        truth = {b["bug"] for b in bugs if b["kind"] in ATTRIBUTABLE and version in (b.get("introduced_in"), b.get("regressed_in"))}
+        truth = {
+            b["bug"]
+            for b in bugs
+            if b["kind"] in ATTRIBUTABLE and version in (b.get("introduced_in"), b.get("regressed_in"))
+        }
         # evaluate just before the next train starts (or at the end of the simulation)
         nxt = [s for s in train["steps"] if i + 1 < len(versions) and s["version"] == versions[i + 1]]
         at = parse_timestamp(nxt[0]["time"]) - 60 if nxt else end

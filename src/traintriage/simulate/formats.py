@@ -21,8 +21,27 @@ import msgspec
 if TYPE_CHECKING:
     from traintriage.simulate.bugs import Bug
 
-SLOTS = ("ts", "reqid", "host", "sg", "php", "wiki", "server", "shard", "url", "method", "referrer",
-         "v0", "v1", "v2", "v3", "r0", "r1", "r2", "r3")
+SLOTS = (
+    "ts",
+    "reqid",
+    "host",
+    "sg",
+    "php",
+    "wiki",
+    "server",
+    "shard",
+    "url",
+    "method",
+    "referrer",
+    "v0",
+    "v1",
+    "v2",
+    "v3",
+    "r0",
+    "r1",
+    "r2",
+    "r3",
+)
 _SLOT_INDEX = {n: i for i, n in enumerate(SLOTS)}
 _SENTINEL = re.compile(rb'"\xee\x80\x82(\w+)\xee\x80\x83"|\xee\x80\x80(\w+)\xee\x80\x81')
 MONOLOG = {"DEBUG": 100, "INFO": 200, "NOTICE": 250, "WARNING": 300, "ERROR": 400, "CRITICAL": 500}
@@ -61,16 +80,31 @@ def compile_template(data: bytes) -> Template:
 def _logstash_doc(bug: Bug, version: str, vi: int) -> dict[str, Any]:
     c = bug.content(version, vi)
     d: dict[str, Any] = {
-        "@timestamp": slot("ts"), "@version": 1, "type": "mediawiki", "channel": bug.channel, "level": bug.level,
-        "monolog_level": MONOLOG[bug.level], "host": slot("host"), "message": c.message,
+        "@timestamp": slot("ts"),
+        "@version": 1,
+        "type": "mediawiki",
+        "channel": bug.channel,
+        "level": bug.level,
+        "monolog_level": MONOLOG[bug.level],
+        "host": slot("host"),
+        "message": c.message,
     }
     if c.normalized is not None:
         d["normalized_message"] = c.normalized
-    d.update({
-        "url": slot("url"), "http_method": slot("method"), "server": slot("server"), "referrer": raw_slot("referrer"),
-        "phpversion": slot("php"), "servergroup": slot("sg"), "shard": slot("shard"), "wiki": slot("wiki"),
-        "mwversion": version, "reqId": slot("reqid"),
-    })
+    d.update(
+        {
+            "url": slot("url"),
+            "http_method": slot("method"),
+            "server": slot("server"),
+            "referrer": raw_slot("referrer"),
+            "phpversion": slot("php"),
+            "servergroup": slot("sg"),
+            "shard": slot("shard"),
+            "wiki": slot("wiki"),
+            "mwversion": version,
+            "reqId": slot("reqid"),
+        }
+    )
     for k, v in c.context.items():
         d["c_" + k if k in d else k] = v
     if c.exc is not None:
@@ -84,15 +118,22 @@ def _ecs_doc(bug: Bug, version: str, vi: int) -> dict[str, Any]:
     c = bug.content(version, vi)
     assert c.exc is not None
     return {
-        "@timestamp": slot("ts"), "ecs": {"version": "1.11.0"},
+        "@timestamp": slot("ts"),
+        "ecs": {"version": "1.11.0"},
         "log": {"level": bug.level, "origin": {"file": {"name": c.file, "line": c.line}}},
         "message": c.message,
         "error": {"type": c.exc["class"], "message": c.exc["message"], "stack_trace": c.exc["trace"]},
         "service": {"type": "mediawiki", "version": version},
         "trace": {"id": slot("reqid")},
-        "labels": {"channel": bug.channel, "wiki": slot("wiki"), "normalized_message": c.normalized,
-                   "servergroup": slot("sg"), "shard": slot("shard"), "phpversion": slot("php"),
-                   "caught_by": bug.caught_by},
+        "labels": {
+            "channel": bug.channel,
+            "wiki": slot("wiki"),
+            "normalized_message": c.normalized,
+            "servergroup": slot("sg"),
+            "shard": slot("shard"),
+            "phpversion": slot("php"),
+            "caught_by": bug.caught_by,
+        },
         "url": {"full": f"https://{slot('server')}{slot('url')}"},
         "http": {"request": {"method": slot("method"), "referrer": raw_slot("referrer")}},
         "host": {"name": slot("host")},
@@ -105,8 +146,10 @@ def _udp2log_line(bug: Bug, version: str, vi: int) -> bytes:
     ctx = dict(c.context)
     if c.exc is not None:
         ctx = {"exception_url": slot("url"), "reqId": slot("reqid"), "caught_by": bug.caught_by, **ctx}
-    head = (f"{slot('ts')} [{slot('reqid')}] {slot('host')} {slot('wiki')} {version} {bug.channel} "
-            f"{bug.level}: {text.message} ").encode()
+    head = (
+        f"{slot('ts')} [{slot('reqid')}] {slot('host')} {slot('wiki')} {version} {bug.channel} "
+        f"{bug.level}: {text.message} "
+    ).encode()
     return head + (_encode(ctx) if ctx else b"[]") + b" " + (_encode(c.exc) if c.exc is not None else b"[]")
 
 
@@ -124,6 +167,7 @@ def build_template(fmt: str, bug: Bug, version: str, vi: int) -> Template:
 
 
 # --- timestamps and request ids ----------------------------------------------------------------
+
 
 class Clock:
     """Formats epoch microseconds fast: events come in time order, so the minute is usually cached."""
@@ -198,7 +242,7 @@ def rid_host(ip4: bytes) -> bytes:
 def rid_tails(rng: random.Random, n: int = 65536) -> list[bytes]:
     """Last 12 chars (pid, counter, thread index): a seeded pool, so a reqId costs two joins."""
     chars = _b64(rng.randbytes(9 * n))  # 9 bytes -> exactly 12 chars, so slices stay aligned
-    return [chars[i:i + 12] for i in range(0, 12 * n, 12)]
+    return [chars[i : i + 12] for i in range(0, 12 * n, 12)]
 
 
 # --- malformed lines -----------------------------------------------------------------------------

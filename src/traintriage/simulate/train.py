@@ -18,8 +18,15 @@ HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 REFERENCE_TUESDAY = dt.date(2021, 1, 19)  # 1.36.0-wmf.27 reached testwikis that day
 REFERENCE_N = 27
-CONDUCTORS = ("Robin Castellano", "Ana Okonkwo", "Luc Martel", "Jonas Weber", "Priya Nair", "Mateo Ruiz",
-              "Hannah Lindqvist")
+CONDUCTORS = (
+    "Robin Castellano",
+    "Ana Okonkwo",
+    "Luc Martel",
+    "Jonas Weber",
+    "Priya Nair",
+    "Mateo Ruiz",
+    "Hannah Lindqvist",
+)
 """Invented names; conductors rotate weekly like the real RelEng rotation."""
 _PROMOTE_NAME = {0: "testwikis", 1: "group0", 2: "group1", 3: "all"}
 
@@ -86,8 +93,18 @@ class Timeline:
     backports: list[Backport] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
 
-    def _apply(self, t: int, actor: str, message: str, action: str, group: str, groups: range | list[int],
-               vi: int, cause: tuple[str, ...], note: str) -> Step:
+    def _apply(
+        self,
+        t: int,
+        actor: str,
+        message: str,
+        action: str,
+        group: str,
+        groups: range | list[int],
+        vi: int,
+        cause: tuple[str, ...],
+        note: str,
+    ) -> Step:
         assert not self.steps or t > self.steps[-1].t, message
         changed = tuple((g, self.state[g]) for g in groups if self.state[g] != vi)
         for g in groups:
@@ -109,18 +126,41 @@ class Timeline:
         for g, before in last.changed:
             self.state[g] = before
         vi = last.changed[0][1] if last.changed else self.state[0]
-        step = Step(t, actor, f'Revert "{last.message}"', "rollback", last.group, vi, changed, tuple(self.state),
-                    cause, note)
+        step = Step(
+            t,
+            actor,
+            f'Revert "{last.message}"',
+            "rollback",
+            last.group,
+            vi,
+            changed,
+            tuple(self.state),
+            cause,
+            note,
+        )
         self.steps.append(step)
         return step
 
-    def rollback_group0(self, t: int, actor: str, vi: int, cause: tuple[str, ...] = (), note: str = "") -> Step:
-        return self._apply(t, actor, f"Rollback group0 to {self.versions[vi]}", "rollback", "group0", range(2), vi,
-                           cause, note)
+    def rollback_group0(
+        self, t: int, actor: str, vi: int, cause: tuple[str, ...] = (), note: str = ""
+    ) -> Step:
+        return self._apply(
+            t,
+            actor,
+            f"Rollback group0 to {self.versions[vi]}",
+            "rollback",
+            "group0",
+            range(2),
+            vi,
+            cause,
+            note,
+        )
 
     def all_to(self, t: int, actor: str, vi: int, cause: tuple[str, ...] = (), note: str = "") -> Step:
         """`all wikis to <previous>`: the other rollback wording."""
-        return self._apply(t, actor, f"all wikis to {self.versions[vi]}", "rollback", "group2", range(4), vi, cause, note)
+        return self._apply(
+            t, actor, f"all wikis to {self.versions[vi]}", "rollback", "group2", range(4), vi, cause, note
+        )
 
 
 def deploy_log_lines(tl: Timeline) -> list[str]:

@@ -28,7 +28,9 @@ from traintriage.simulate.scenario import Scenario
 from traintriage.simulate.train import HOUR_US, Segment, iso
 from traintriage.simulate.wikis import GROUPS
 
-POLICY = __doc__.split("policy applied to what the logs hold at that moment:", 1)[1].strip() if __doc__ else ""
+POLICY = (
+    __doc__.split("policy applied to what the logs hold at that moment:", 1)[1].strip() if __doc__ else ""
+)
 """The policy text, copied into train.json and README.txt."""
 LOGSPAM_PER_HOUR = 100
 
@@ -44,8 +46,11 @@ class Checkpoint:
 
 def checkpoints(sc: Scenario) -> list[Checkpoint]:
     tl = sc.timeline
-    out = [Checkpoint(s.t, s.version, s.group, "promoted", s.message)
-           for s in tl.steps if s.action == "forward" and s.group != "testwikis"]
+    out = [
+        Checkpoint(s.t, s.version, s.group, "promoted", s.message)
+        for s in tl.steps
+        if s.action == "forward" and s.group != "testwikis"
+    ]
     out += [Checkpoint(h.t, h.version, h.group, "held", None) for h in tl.holds]
     return sorted(out, key=lambda c: c.t)
 
@@ -107,10 +112,21 @@ class Tracker:
             if b.backport is not None and b.backport[0] == vi and b.backport[1] <= cp.t:
                 continue  # triaged and fixed
             hours = self.hours[(bi, vi)]
-            ev: dict[str, Any] = {"bug": b.label, "kind": b.kind, "channel": b.channel, "events": n,
-                  "requests": len(self.reqs[(bi, vi)]), "wikis": len(self.wikis[(bi, vi)]),
-                  "hosts": len(self.hosts[(bi, vi)]), "max_per_hour": max(hours.values()) if hours else 0}
-            if b.channel in CRITICAL_CHANNELS and b.kind != "deprecation" and (b.kind != "regressed" or n >= 3):
+            ev: dict[str, Any] = {
+                "bug": b.label,
+                "kind": b.kind,
+                "channel": b.channel,
+                "events": n,
+                "requests": len(self.reqs[(bi, vi)]),
+                "wikis": len(self.wikis[(bi, vi)]),
+                "hosts": len(self.hosts[(bi, vi)]),
+                "max_per_hour": max(hours.values()) if hours else 0,
+            }
+            if (
+                b.channel in CRITICAL_CHANNELS
+                and b.kind != "deprecation"
+                and (b.kind != "regressed" or n >= 3)
+            ):
                 blocking.append(ev)
                 if b.kind == "regressed" or (ev["requests"] >= 3 and max(ev["wikis"], ev["hosts"]) >= 2):
                     practical.append(b.label)
@@ -123,11 +139,19 @@ class Tracker:
         decision = "no-go" if blocking else "hold" if spam else "go"
         decision_practical = "no-go" if practical else "hold" if spam else "go"
         return {
-            "time": iso(cp.t), "version": versions[cp.version], "group": cp.group, "decision": decision,
+            "time": iso(cp.t),
+            "version": versions[cp.version],
+            "group": cp.group,
+            "decision": decision,
             "decision_practical": decision_practical,
-            "bugs": [e["bug"] for e in blocking + spam], "conductor_action": cp.action, "step": cp.step,
+            "bugs": [e["bug"] for e in blocking + spam],
+            "conductor_action": cp.action,
+            "step": cp.step,
             "exposure_requests": round(self.exposure[cp.version]),
-            "blocking": blocking, "logspam": spam, "needs_triage": triage, "deprecations": deprecations,
+            "blocking": blocking,
+            "logspam": spam,
+            "needs_triage": triage,
+            "deprecations": deprecations,
         }
 
 
@@ -137,45 +161,78 @@ def bugs_json(sc: Scenario, totals: list[int]) -> list[dict[str, Any]]:
     for b, n in zip(sc.bugs, totals, strict=True):
         first = b.introduced if b.introduced is not None else 0
         fixed_in = v[b.fixed] if b.fixed is not None else v[b.backport[0]] if b.backport else None
-        out.append({
-            "bug": b.label, "kind": b.kind, "channel": b.channel, "level": b.level, "title": b.title(v[first]),
-            "introduced_in": v[b.introduced] if b.introduced is not None else None,
-            "regressed_in": v[b.regressed] if b.regressed is not None else None,
-            "fixed_in": fixed_in,
-            "host": b.host,
-            "note": b.note,
-            "exception_class": b.exc_class if b.style == "exception" else "ErrorException" if b.style == "php" else None,
-            "normalized_message": b.style in ("exception", "php", "context"),
-            "factor": b.factor if b.regressed is not None else None,
-            "backport": {"version": v[b.backport[0]], "time": iso(b.backport[1])} if b.backport else None,
-            "window": {"start": iso(b.window[0]), "end": iso(b.window[1])} if b.window else None,
-            "wikis": sorted(b.wikis) if b.wikis is not None else "all",
-            "trap": b.trap or None,
-            "events": n,
-        })
+        out.append(
+            {
+                "bug": b.label,
+                "kind": b.kind,
+                "channel": b.channel,
+                "level": b.level,
+                "title": b.title(v[first]),
+                "introduced_in": v[b.introduced] if b.introduced is not None else None,
+                "regressed_in": v[b.regressed] if b.regressed is not None else None,
+                "fixed_in": fixed_in,
+                "host": b.host,
+                "note": b.note,
+                "exception_class": b.exc_class
+                if b.style == "exception"
+                else "ErrorException"
+                if b.style == "php"
+                else None,
+                "normalized_message": b.style in ("exception", "php", "context"),
+                "factor": b.factor if b.regressed is not None else None,
+                "backport": {"version": v[b.backport[0]], "time": iso(b.backport[1])} if b.backport else None,
+                "window": {"start": iso(b.window[0]), "end": iso(b.window[1])} if b.window else None,
+                "wikis": sorted(b.wikis) if b.wikis is not None else "all",
+                "trap": b.trap or None,
+                "events": n,
+            }
+        )
     return out
 
 
 def train_json(sc: Scenario, results: list[dict[str, Any]]) -> dict[str, Any]:
     v, tl = sc.versions, sc.timeline
-    steps = [{
-        "time": iso(s.t), "actor": s.actor, "message": s.message, "action": s.action, "group": s.group,
-        "version": v[s.version], "state": {g: v[x] for g, x in zip(GROUPS, s.state, strict=True)},
-        "cause": list(s.cause), "note": s.note,
-    } for s in tl.steps]
-    rollbacks = [{
-        "time": iso(s.t), "actor": s.actor, "message": s.message, "from_version": v[s.changed[0][1]] if s.changed else None,
-        "to_version": v[s.version], "groups": [GROUPS[g] for g, _ in s.changed], "cause": list(s.cause), "note": s.note,
-    } for s in tl.steps if s.action == "rollback"]
+    steps = [
+        {
+            "time": iso(s.t),
+            "actor": s.actor,
+            "message": s.message,
+            "action": s.action,
+            "group": s.group,
+            "version": v[s.version],
+            "state": {g: v[x] for g, x in zip(GROUPS, s.state, strict=True)},
+            "cause": list(s.cause),
+            "note": s.note,
+        }
+        for s in tl.steps
+    ]
+    rollbacks = [
+        {
+            "time": iso(s.t),
+            "actor": s.actor,
+            "message": s.message,
+            "from_version": v[s.changed[0][1]] if s.changed else None,
+            "to_version": v[s.version],
+            "groups": [GROUPS[g] for g, _ in s.changed],
+            "cause": list(s.cause),
+            "note": s.note,
+        }
+        for s in tl.steps
+        if s.action == "rollback"
+    ]
     return {
         "base_version": v[0],
         "versions": v[1:],
         "window": {"start": iso(sc.t_start), "end": iso(sc.t_end)},
         "groups": list(GROUPS),
         "steps": steps,
-        "backports": [{"time": iso(b.t), "version": v[b.version], "bugs": list(b.bugs), "window": b.window}
-                      for b in tl.backports],
-        "holds": [{"time": iso(h.t), "version": v[h.version], "group": h.group, "note": h.note} for h in tl.holds],
+        "backports": [
+            {"time": iso(b.t), "version": v[b.version], "bugs": list(b.bugs), "window": b.window}
+            for b in tl.backports
+        ],
+        "holds": [
+            {"time": iso(h.t), "version": v[h.version], "group": h.group, "note": h.note} for h in tl.holds
+        ],
         "rollbacks": rollbacks,
         "checkpoints": results,
         "policy": POLICY,

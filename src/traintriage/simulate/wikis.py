@@ -42,14 +42,27 @@ _RAW: tuple[tuple[str, str, str, str, float, str], ...] = (
     ("mediawikiwiki", "group0", "www.mediawiki.org", "s3", 1.4, "special"),
     ("officewiki", "group0", "office.wikimedia.org", "s3", 0.04, "special"),
     ("collabwiki", "group0", "collab.wikimedia.org", "s3", 0.005, "special"),
-    *((db, "group0", host, "s3", 0.004, "closed") for db, host in (
-        ("aawiki", "aa.wikipedia.org"), ("aawikibooks", "aa.wikibooks.org"), ("aawiktionary", "aa.wiktionary.org"),
-        ("chowiki", "cho.wikipedia.org"), ("howiki", "ho.wikipedia.org"), ("hzwiki", "hz.wikipedia.org"),
-        ("kjwiki", "kj.wikipedia.org"), ("krwiki", "kr.wikipedia.org"), ("muswiki", "mus.wikipedia.org"),
-        ("mhwiktionary", "mh.wiktionary.org"), ("iiwiki", "ii.wikipedia.org"), ("ngwiki", "ng.wikipedia.org"),
-        ("tokiponawiki", "tokipona.wikipedia.org"), ("dkwiktionary", "dk.wiktionary.org"),
-        ("alswikibooks", "als.wikibooks.org"), ("angwikisource", "ang.wikisource.org"),
-    )),
+    *(
+        (db, "group0", host, "s3", 0.004, "closed")
+        for db, host in (
+            ("aawiki", "aa.wikipedia.org"),
+            ("aawikibooks", "aa.wikibooks.org"),
+            ("aawiktionary", "aa.wiktionary.org"),
+            ("chowiki", "cho.wikipedia.org"),
+            ("howiki", "ho.wikipedia.org"),
+            ("hzwiki", "hz.wikipedia.org"),
+            ("kjwiki", "kj.wikipedia.org"),
+            ("krwiki", "kr.wikipedia.org"),
+            ("muswiki", "mus.wikipedia.org"),
+            ("mhwiktionary", "mh.wiktionary.org"),
+            ("iiwiki", "ii.wikipedia.org"),
+            ("ngwiki", "ng.wikipedia.org"),
+            ("tokiponawiki", "tokipona.wikipedia.org"),
+            ("dkwiktionary", "dk.wiktionary.org"),
+            ("alswikibooks", "als.wikibooks.org"),
+            ("angwikisource", "ang.wikisource.org"),
+        )
+    ),
     # group1: non-Wikipedias plus two Wikipedias
     ("wikidatawiki", "group1", "www.wikidata.org", "s8", 14.0, "special"),
     ("commonswiki", "group1", "commons.wikimedia.org", "s4", 7.5, "special"),
@@ -62,26 +75,81 @@ _RAW: tuple[tuple[str, str, str, str, float, str], ...] = (
     ("sourceswiki", "group1", "wikisource.org", "s3", 0.02, "wikisource"),
     ("cawiki", "group1", "ca.wikipedia.org", "s7", 0.45, "wikipedia"),
     ("hewiki", "group1", "he.wikipedia.org", "s7", 0.55, "wikipedia"),
-    *((f"{lang}{fam}", "group1", f"{lang}.{fam}.org", "s2" if (lang, fam) == ("en", "wiktionary") else "s3", w, fam)
-      for lang, fam, w in (
-          ("en", "wiktionary", 1.6), ("fr", "wiktionary", 0.4), ("de", "wiktionary", 0.25), ("mg", "wiktionary", 0.05),
-          ("ru", "wiktionary", 0.1), ("pl", "wiktionary", 0.08), ("ja", "wiktionary", 0.06), ("zh", "wiktionary", 0.05),
-          ("en", "wikiquote", 0.25), ("de", "wikiquote", 0.04), ("it", "wikiquote", 0.05), ("ru", "wikiquote", 0.03),
-          ("en", "wikisource", 0.3), ("de", "wikisource", 0.08), ("fr", "wikisource", 0.08), ("pl", "wikisource", 0.03),
-          ("en", "wikibooks", 0.25), ("de", "wikibooks", 0.05), ("en", "wikivoyage", 0.15), ("de", "wikivoyage", 0.06),
-          ("en", "wikinews", 0.05), ("en", "wikiversity", 0.05), ("de", "wikiversity", 0.02),
-          ("fr", "wikiversity", 0.02), ("es", "wikibooks", 0.03),
-      )),
+    *(
+        (
+            f"{lang}{fam}",
+            "group1",
+            f"{lang}.{fam}.org",
+            "s2" if (lang, fam) == ("en", "wiktionary") else "s3",
+            w,
+            fam,
+        )
+        for lang, fam, w in (
+            ("en", "wiktionary", 1.6),
+            ("fr", "wiktionary", 0.4),
+            ("de", "wiktionary", 0.25),
+            ("mg", "wiktionary", 0.05),
+            ("ru", "wiktionary", 0.1),
+            ("pl", "wiktionary", 0.08),
+            ("ja", "wiktionary", 0.06),
+            ("zh", "wiktionary", 0.05),
+            ("en", "wikiquote", 0.25),
+            ("de", "wikiquote", 0.04),
+            ("it", "wikiquote", 0.05),
+            ("ru", "wikiquote", 0.03),
+            ("en", "wikisource", 0.3),
+            ("de", "wikisource", 0.08),
+            ("fr", "wikisource", 0.08),
+            ("pl", "wikisource", 0.03),
+            ("en", "wikibooks", 0.25),
+            ("de", "wikibooks", 0.05),
+            ("en", "wikivoyage", 0.15),
+            ("de", "wikivoyage", 0.06),
+            ("en", "wikinews", 0.05),
+            ("en", "wikiversity", 0.05),
+            ("de", "wikiversity", 0.02),
+            ("fr", "wikiversity", 0.02),
+            ("es", "wikibooks", 0.03),
+        )
+    ),
     # group2: all other Wikipedias
-    *((f"{lang}wiki", "group2", f"{lang}.wikipedia.org", shard, w, "wikipedia") for lang, shard, w in (
-        ("en", "s1", 38.0), ("de", "s5", 6.0), ("fr", "s6", 4.2), ("ja", "s6", 4.0), ("es", "s7", 3.5),
-        ("ru", "s6", 3.2), ("it", "s2", 2.2), ("zh", "s2", 2.0), ("pt", "s2", 1.5), ("pl", "s2", 1.2),
-        ("nl", "s2", 0.8), ("fa", "s7", 0.8), ("ar", "s7", 0.7), ("sv", "s2", 0.5), ("uk", "s7", 0.5),
-        ("id", "s3", 0.5), ("tr", "s2", 0.5), ("vi", "s7", 0.4), ("ko", "s7", 0.4), ("cs", "s2", 0.4),
-        ("hu", "s7", 0.3), ("fi", "s2", 0.3), ("simple", "s3", 0.3), ("no", "s2", 0.2), ("ro", "s7", 0.2),
-        ("th", "s3", 0.2), ("el", "s3", 0.15), ("da", "s3", 0.12), ("bg", "s3", 0.1), ("sr", "s5", 0.1),
-        ("ceb", "s5", 0.05), ("eo", "s3", 0.04),
-    )),
+    *(
+        (f"{lang}wiki", "group2", f"{lang}.wikipedia.org", shard, w, "wikipedia")
+        for lang, shard, w in (
+            ("en", "s1", 38.0),
+            ("de", "s5", 6.0),
+            ("fr", "s6", 4.2),
+            ("ja", "s6", 4.0),
+            ("es", "s7", 3.5),
+            ("ru", "s6", 3.2),
+            ("it", "s2", 2.2),
+            ("zh", "s2", 2.0),
+            ("pt", "s2", 1.5),
+            ("pl", "s2", 1.2),
+            ("nl", "s2", 0.8),
+            ("fa", "s7", 0.8),
+            ("ar", "s7", 0.7),
+            ("sv", "s2", 0.5),
+            ("uk", "s7", 0.5),
+            ("id", "s3", 0.5),
+            ("tr", "s2", 0.5),
+            ("vi", "s7", 0.4),
+            ("ko", "s7", 0.4),
+            ("cs", "s2", 0.4),
+            ("hu", "s7", 0.3),
+            ("fi", "s2", 0.3),
+            ("simple", "s3", 0.3),
+            ("no", "s2", 0.2),
+            ("ro", "s7", 0.2),
+            ("th", "s3", 0.2),
+            ("el", "s3", 0.15),
+            ("da", "s3", 0.12),
+            ("bg", "s3", 0.1),
+            ("sr", "s5", 0.1),
+            ("ceb", "s5", 0.05),
+            ("eo", "s3", 0.04),
+        )
+    ),
 )
 
 
@@ -93,10 +161,14 @@ def _build() -> tuple[Wiki, ...]:
 WIKIS: tuple[Wiki, ...] = _build()
 WIKI_INDEX: dict[str, int] = {w.db: i for i, w in enumerate(WIKIS)}
 GROUP_WEIGHT: tuple[float, ...] = tuple(sum(w.weight for w in WIKIS if w.group == g) for g in GROUPS)
-WIKIPEDIAS: frozenset[str] = frozenset(w.db for w in WIKIS if w.family == "wikipedia") | {"testwiki", "test2wiki"}
+WIKIPEDIAS: frozenset[str] = frozenset(w.db for w in WIKIS if w.family == "wikipedia") | {
+    "testwiki",
+    "test2wiki",
+}
 
 
 # --- app servers ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Host:
@@ -107,12 +179,22 @@ class Host:
 
 
 _SG_RANGES = (
-    ("parsoid", 1250, 1265), ("appserver", 1266, 1275), ("api_appserver", 1276, 1292), ("jobrunner", 1293, 1311),
-    ("api_appserver", 1312, 1318), ("appserver", 1319, 1333), ("jobrunner", 1334, 1337),
-    ("api_appserver", 1338, 1348), ("appserver", 1349, 1379), ("api_appserver", 1380, 1413),
+    ("parsoid", 1250, 1265),
+    ("appserver", 1266, 1275),
+    ("api_appserver", 1276, 1292),
+    ("jobrunner", 1293, 1311),
+    ("api_appserver", 1312, 1318),
+    ("appserver", 1319, 1333),
+    ("jobrunner", 1334, 1337),
+    ("api_appserver", 1338, 1348),
+    ("appserver", 1349, 1379),
+    ("api_appserver", 1380, 1413),
     ("appserver", 1414, 1450),
 )
-_PHP = ("7.2.34-18+0~20210223.60+debian10~1.gbpb21322+wmf2", "7.2.31-1+0~20200514.41+debian9~1.gbpe2a56b+wmf1")
+_PHP = (
+    "7.2.34-18+0~20210223.60+debian10~1.gbpb21322+wmf2",
+    "7.2.31-1+0~20200514.41+debian9~1.gbpe2a56b+wmf1",
+)
 
 
 def _hosts() -> tuple[Host, ...]:
@@ -128,9 +210,16 @@ HOSTS: tuple[Host, ...] = _hosts()
 HOST_INDEX: dict[str, int] = {h.name: i for i, h in enumerate(HOSTS)}
 
 ENTRY_SERVERGROUP = {
-    "web": "appserver", "rc": "appserver", "contribs": "appserver", "edit": "appserver", "search": "appserver",
-    "api": "api_appserver", "wbapi": "api_appserver", "rest": "api_appserver",
-    "job": "jobrunner", "parsoid": "parsoid",
+    "web": "appserver",
+    "rc": "appserver",
+    "contribs": "appserver",
+    "edit": "appserver",
+    "search": "appserver",
+    "api": "api_appserver",
+    "wbapi": "api_appserver",
+    "rest": "api_appserver",
+    "job": "jobrunner",
+    "parsoid": "parsoid",
 }
 HOSTS_BY_ENTRY: dict[str, tuple[int, ...]] = {
     e: tuple(i for i, h in enumerate(HOSTS) if h.servergroup == sg) for e, sg in ENTRY_SERVERGROUP.items()
@@ -138,6 +227,7 @@ HOSTS_BY_ENTRY: dict[str, tuple[int, ...]] = {
 
 
 # --- traffic -------------------------------------------------------------------------------
+
 
 def diurnal(epoch_hour: int) -> float:
     """Relative load of one UTC hour: evening-Europe peak, slightly quieter weekends."""
@@ -149,6 +239,7 @@ def diurnal(epoch_hour: int) -> float:
 
 # --- request URLs --------------------------------------------------------------------------
 
+
 def _q(s: str) -> str:
     return quote(s, safe=":/()!,*'")
 
@@ -159,51 +250,101 @@ def _url(entry: str, wiki: Wiki, rng: random.Random) -> tuple[str, str, str | No
     base = f"https://{wiki.server}"
     ref_search = rng.choice(("https://www.google.com/", None, None, f"{base}/"))
     if entry == "web":
-        return rng.choice((
-            (f"/wiki/{t}", "GET", ref_search),
-            (f"/w/index.php?title={t}&action=history", "GET", f"{base}/wiki/{t}"),
-            (f"/w/index.php?title={t}&oldid={data.rev_id(rng)}", "GET", None),
-            (f"/w/index.php?title={t}&action=info", "GET", f"{base}/wiki/{t}"),
-        ))
+        return rng.choice(
+            (
+                (f"/wiki/{t}", "GET", ref_search),
+                (f"/w/index.php?title={t}&action=history", "GET", f"{base}/wiki/{t}"),
+                (f"/w/index.php?title={t}&oldid={data.rev_id(rng)}", "GET", None),
+                (f"/w/index.php?title={t}&action=info", "GET", f"{base}/wiki/{t}"),
+            )
+        )
     if entry == "rc":
-        return rng.choice((
-            ("/w/index.php?title=Special:RecentChanges&days=30&limit=500&enhanced=1", "GET", f"{base}/wiki/Main_Page"),
-            ("/wiki/Special:RecentChanges?hidebots=1&limit=100&days=7&enhanced=1&urlversion=2", "GET", None),
-            (f"/w/index.php?title=Special:RecentChangesLinked&target={t}", "GET", None),
-        ))
+        return rng.choice(
+            (
+                (
+                    "/w/index.php?title=Special:RecentChanges&days=30&limit=500&enhanced=1",
+                    "GET",
+                    f"{base}/wiki/Main_Page",
+                ),
+                (
+                    "/wiki/Special:RecentChanges?hidebots=1&limit=100&days=7&enhanced=1&urlversion=2",
+                    "GET",
+                    None,
+                ),
+                (f"/w/index.php?title=Special:RecentChangesLinked&target={t}", "GET", None),
+            )
+        )
     if entry == "contribs":
-        return rng.choice((
-            (f"/w/index.php?title=Special:Contributions&target={data.client_ip(rng)}&limit=50", "GET", None),
-            (f"/wiki/Special:Contributions/{_q(data.user(rng).replace(' ', '_'))}", "GET", f"{base}/wiki/{t}"),
-            (f"/w/index.php?title=Special:Log&user={_q(data.user(rng))}&type=block", "GET", None),
-        ))
+        return rng.choice(
+            (
+                (
+                    f"/w/index.php?title=Special:Contributions&target={data.client_ip(rng)}&limit=50",
+                    "GET",
+                    None,
+                ),
+                (
+                    f"/wiki/Special:Contributions/{_q(data.user(rng).replace(' ', '_'))}",
+                    "GET",
+                    f"{base}/wiki/{t}",
+                ),
+                (f"/w/index.php?title=Special:Log&user={_q(data.user(rng))}&type=block", "GET", None),
+            )
+        )
     if entry == "edit":
         return (f"/w/index.php?title={t}&action=submit", "POST", f"{base}/w/index.php?title={t}&action=edit")
     if entry == "search":
-        return (f"/w/index.php?search={_q(data.query(rng))}&title=Special:Search&go=Go", "GET", f"{base}/wiki/{t}")
+        return (
+            f"/w/index.php?search={_q(data.query(rng))}&title=Special:Search&go=Go",
+            "GET",
+            f"{base}/wiki/{t}",
+        )
     if entry == "api":
-        return rng.choice((
-            ("/w/api.php", "POST", None),
-            (f"/w/api.php?action=query&format=json&prop=revisions&titles={t}&rvprop=content", "GET", None),
-            (f"/w/api.php?action=query&list=usercontribs&ucuser={_q(data.user(rng))}&format=json", "GET", None),
-            ("/w/api.php?action=query&meta=userinfo&uiprop=options&format=json", "GET", f"{base}/wiki/{t}"),
-            ("/w/api.php?action=visualeditoredit&format=json", "POST", f"{base}/wiki/{t}?veaction=edit"),
-        ))
+        return rng.choice(
+            (
+                ("/w/api.php", "POST", None),
+                (
+                    f"/w/api.php?action=query&format=json&prop=revisions&titles={t}&rvprop=content",
+                    "GET",
+                    None,
+                ),
+                (
+                    f"/w/api.php?action=query&list=usercontribs&ucuser={_q(data.user(rng))}&format=json",
+                    "GET",
+                    None,
+                ),
+                (
+                    "/w/api.php?action=query&meta=userinfo&uiprop=options&format=json",
+                    "GET",
+                    f"{base}/wiki/{t}",
+                ),
+                ("/w/api.php?action=visualeditoredit&format=json", "POST", f"{base}/wiki/{t}?veaction=edit"),
+            )
+        )
     if entry == "wbapi":
-        return rng.choice((
-            (f"/w/api.php?action=wbgetentities&ids={data.qid(rng)}&format=json", "GET", None),
-            (f"/w/api.php?action=wbsearchentities&search={_q(data.query(rng))}&language=en&format=json", "GET", None),
-        ))
+        return rng.choice(
+            (
+                (f"/w/api.php?action=wbgetentities&ids={data.qid(rng)}&format=json", "GET", None),
+                (
+                    f"/w/api.php?action=wbsearchentities&search={_q(data.query(rng))}&language=en&format=json",
+                    "GET",
+                    None,
+                ),
+            )
+        )
     if entry == "rest":
-        return rng.choice((
-            (f"/w/rest.php/v1/page/{t}/history", "GET", None),
-            (f"/w/rest.php/v1/search/page?q={_q(data.query(rng))}&limit=10", "GET", f"{base}/"),
-        ))
+        return rng.choice(
+            (
+                (f"/w/rest.php/v1/page/{t}/history", "GET", None),
+                (f"/w/rest.php/v1/search/page?q={_q(data.query(rng))}&limit=10", "GET", f"{base}/"),
+            )
+        )
     if entry == "parsoid":
-        return rng.choice((
-            (f"/w/rest.php/{wiki.server}/v3/page/pagebundle/{t}/{data.rev_id(rng)}", "GET", None),
-            (f"/w/rest.php/{wiki.server}/v3/transform/wikitext/to/html/{t}", "POST", None),
-        ))
+        return rng.choice(
+            (
+                (f"/w/rest.php/{wiki.server}/v3/page/pagebundle/{t}/{data.rev_id(rng)}", "GET", None),
+                (f"/w/rest.php/{wiki.server}/v3/transform/wikitext/to/html/{t}", "POST", None),
+            )
+        )
     if entry == "job":
         return ("/rpc/RunSingleJob.php", "POST", None)
     raise ValueError(f"unknown entry kind {entry!r}")
@@ -216,6 +357,7 @@ def url_pool(entry: str, wiki: Wiki, seed: int, size: int = 16) -> list[tuple[st
 
 
 # --- dblists -------------------------------------------------------------------------------
+
 
 def write_dblists(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)

@@ -46,8 +46,11 @@ class DayLogs:
         self.day = day
         name = self.names[day]
         self.raw = open(self.out / name, "wb")  # noqa: SIM115
-        self.fh = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0, compresslevel=5) \
-            if name.endswith(".gz") else self.raw
+        self.fh = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0, compresslevel=5)
+            if name.endswith(".gz")
+            else self.raw
+        )
         self.n = 0
         self.prefix = b'{"file":"' + name.encode() + b'","line":'
 

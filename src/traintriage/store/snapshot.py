@@ -107,7 +107,12 @@ def _window_clause(windows: Sequence[GroupWindow], candidate: bool) -> tuple[str
         if not candidate and not w.baseline_version:
             continue
         parts.append("(g.grp = ? AND c.version = ? AND c.slot BETWEEN ? AND ?)")
-        params += [w.group, version if candidate else w.baseline_version, int(lo // SLOT_SECONDS), _last_slot(hi)]
+        params += [
+            w.group,
+            version if candidate else w.baseline_version,
+            int(lo // SLOT_SECONDS),
+            _last_slot(hi),
+        ]
     return (" OR ".join(parts) or "1 = 0"), params
 
 
@@ -347,21 +352,26 @@ def _fill_spread(
 
 
 def _fill_hosts(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
-    top: dict[str, tuple[str, int]] = {}
-    count: dict[str, int] = defaultdict(int)
-    for sig, host, events in store.query(
-        "SELECT signature, host, events FROM signature_hosts WHERE version = ?", (version,)
+    """Distinct hosts and the busiest host per signature (a one-host spike is not the deploy)."""
+    candidates = []
+    for sig, hosts, top in store.query(
+        "SELECT signature, COUNT(*), MAX(events) FROM signature_hosts WHERE version = ? GROUP BY signature",
+        (version,),
     ):
-        sig = str(sig)
-        count[sig] += 1
-        if sig not in top or int(events) > top[sig][1]:
-            top[sig] = (str(host), int(events))
-    for sig in ids:
-        e = by_id[sig]
-        e.hosts = count.get(sig, 0)
-        if sig in top:
-            e.top_host, host_events = top[sig]
-            e.top_host_events = min(host_events, e.events)
+        e = by_id.get(str(sig))
+        if e is None:
+            continue
+        e.hosts = int(hosts)
+        e.top_host_events = min(int(top), e.events)
+        if e.events and e.top_host_events * 2 >= e.events:
+            candidates.append(e.signature)
+    for sig, host, _events in _in_chunks(
+        store,
+        "SELECT signature, host, events FROM signature_hosts WHERE version = ? AND signature IN ({ids}) ORDER BY events",
+        candidates,
+        (version,),
+    ):
+        by_id[str(sig)].top_host = str(host)  # ascending order: the busiest host is written last
 
 
 def _fill_first_seen(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
@@ -414,23 +424,44 @@ def _fill_history(
     by_id: dict[str, SignatureEvidence],
     ids: list[str],
 ) -> None:
-    """Events of each signature in versions older than V within the lookback (for NEW)."""
+    """Has each signature occurred in a version older than V within the lookback (for NEW)?
+
+    Decided from per-version first/last seen wherever they settle it (the first or last
+    event falls inside the lookback), which is nearly always; the 10-minute cells are
+    scanned only for the pairs they cannot settle (first event before the lookback and
+    last after `at`, which happens in replays). Counts shown are whole-version totals
+    for settled pairs and exact window counts for scanned ones.
+    """
     versions = [str(r[0]) for r in store.query("SELECT DISTINCT version FROM signature_versions")]
     older = [v for v in versions if v and version_key(v) < version_key(version)]
-    unknown = "" in versions
-    if not older and not unknown:
+    if not older:
         return
-    h0, h1 = int((at - lookback) // SLOT_SECONDS), _last_slot(at)
+    lo = at - lookback
+    marks = ",".join("?" * len(older))
     found: dict[str, dict[str, int]] = defaultdict(dict)
-    marks = ",".join("?" * len(older)) if older else "NULL"
-    for sig, v, events in _in_chunks(
+    unsettled: list[tuple[str, str]] = []
+    for sig, v, first, last, events in _in_chunks(
         store,
-        f"SELECT signature, version, SUM(events) FROM counts WHERE version IN ({marks}) AND slot BETWEEN ? AND ? "
-        "AND signature IN ({ids}) GROUP BY signature, version",
+        f"SELECT signature, version, first_seen, last_seen, events FROM signature_versions WHERE version IN ({marks}) "
+        "AND signature IN ({ids})",
         ids,
-        [*older, h0, h1],
+        older,
     ):
-        found[str(sig)][str(v)] = int(events)
+        first, last = float(first), float(last)
+        if last < lo or first > at:
+            continue
+        if lo <= first <= at or lo <= last <= at:
+            found[str(sig)][str(v)] = int(events)
+        else:
+            unsettled.append((str(sig), str(v)))
+    s0, s1 = int(lo // SLOT_SECONDS), _last_slot(at)
+    for sig, v in unsettled:
+        rows = store.query(
+            "SELECT SUM(events) FROM counts WHERE signature = ? AND version = ? AND slot BETWEEN ? AND ?",
+            (sig, v, s0, s1),
+        )
+        if rows[0][0]:
+            found[sig][v] = int(rows[0][0])
     for sig, per_version in found.items():
         e = by_id[sig]
         e.older_events_in_lookback = sum(per_version.values())

@@ -7,6 +7,7 @@ import json
 import random
 import re
 import tomllib
+import uuid
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,12 @@ def _sample_tokens() -> list[str]:
     alphabet = "0123456789" * 3 + "..::--+,xa"
     for _ in range(3000):
         tokens.add("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20))))
+    names = ["Foo.php", "key", "a-b", "x_y", "db1001", "Foo1.php", "a:b", "ab"]
+    for _ in range(300):
+        tokens.add(str(uuid.UUID(int=rng.getrandbits(128))))
+        tokens.add(str(uuid.UUID(int=rng.getrandbits(128))).replace("-", rng.choice("-_x")))
+        tokens.add(f"{rng.choice(names)}:{rng.randint(0, 10**rng.randint(1, 8))}")
+        tokens.add(f"[{rng.choice(names)}({rng.randint(0, 999)}):")
     for _ in range(500):
         tokens.add(
             ".".join(str(rng.randint(0, 999)) for _ in range(rng.randint(1, 5)))

@@ -288,6 +288,21 @@ def _test(
     if not informative:
         method = _UNTESTED_NO_EXPOSURE if not pairs else "untested: no events in the tested windows"
         return _Test(True, _exposure_of(pairs, source), method, expected, pairs)
+    if sum(p.x1 for p in informative) <= sum(p.x0 * p.t1 / p.t0 for p in informative):
+        # No excess over the baseline rate: the one-sided p-value is at least about 1/2.
+        # Setting it to 1 skips the exact tail and cannot change which hypotheses BH
+        # rejects (a rejection needs some p_(j) <= q*j/m, far below 1/2).
+        return _Test(
+            True,
+            _exposure_of(informative, source),
+            "no excess over the baseline rate",
+            expected,
+            informative,
+            p=1.0,
+            rr=None,
+            excess=0.0,
+            hours=_union_hours(p.window for p in informative),
+        )
     p, rr, excess, method = _stratified(informative, config.dispersion)
     return _Test(
         seen_before=True,

@@ -82,7 +82,9 @@ class MaskingRules(NamedTuple):
     tokens: tuple[TokenRule, ...]
     lead: str
     trail: str
-    split: str
+    separators: str
+    split_also: str
+    split_also_triggers: tuple[str, ...]
     fallback: str
     compound: tuple[TextRule, ...]
     match: Callable[[str], re.Match[str] | None]
@@ -126,8 +128,8 @@ def load_rules(data: dict[str, Any] | None = None) -> MaskingRules:
         raw = resources.files("traintriage").joinpath("rules", "masking.toml").read_text(encoding="utf-8")
         data = tomllib.loads(raw)
     tok = data["tokens"]
-    if _compile(str(tok["split"]), "tokens.split").groups:
-        raise ValueError("masking rule 'tokens.split': use (?:...), not capturing groups")
+    if _compile(str(tok["split_also"]), "tokens.split_also").groups:
+        raise ValueError("masking rule 'tokens.split_also': use (?:...), not capturing groups")
     tokens = tuple(
         TokenRule(str(r["name"]), str(r["pattern"]), str(r["placeholder"]), str(r["comment"]))
         for r in data["token"]
@@ -141,7 +143,9 @@ def load_rules(data: dict[str, Any] | None = None) -> MaskingRules:
         tokens=tokens,
         lead=str(tok["lead"]),
         trail=str(tok["trail"]),
-        split=str(tok["split"]),
+        separators=str(tok["separators"]),
+        split_also=str(tok["split_also"]),
+        split_also_triggers=tuple(str(t) for t in tok["split_also_triggers"]),
         fallback=str(tok["fallback"]),
         compound=tuple(_text_rule(r) for r in data.get("compound", [])),
         match=match,
@@ -155,7 +159,13 @@ ALGORITHM = RULES.algorithm
 # Hot-path state as module globals (fast lookups).
 _MATCH = RULES.match
 _PLACEHOLDERS = RULES.placeholders
-_SPLIT = re.compile(f"({RULES.split})").split
+# A one-class split finds its first separator with a fast scan; the multi-character
+# separators need an alternation, so they are only used when a trigger is present.
+_SPLIT = re.compile("([" + re.escape(RULES.separators) + "])").split
+_SPLIT_ALSO = re.compile("([" + re.escape(RULES.separators) + "]|" + RULES.split_also + ")").split
+_SPLIT_ALSO_TRIGGERS = RULES.split_also_triggers
+_NO_DIGIT = frozenset("0123456789").isdisjoint
+_UUID_CHARS = frozenset("0123456789abcdefABCDEF-").issuperset
 _LEAD = RULES.lead
 _TRAIL = RULES.trail
 _FALLBACK = RULES.fallback
@@ -169,7 +179,6 @@ _WHOLE_FIRST = frozenset("0123456789+-[{")
 # Value characters become byte 0, and whitespace other than " " (and NUL) byte 1.
 _MARKS = bytes.maketrans(b"0123456789@\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00", b"\x00" * 11 + b"\x01" * 10)
 _VALUE_SEARCH = re.compile("[0-9@]").search
-_HAS_DIGIT = re.compile(r"\d").search
 # Candidate tokens for texts with tabs, newlines or Unicode spaces (the slow path).
 _CANDIDATE = re.compile(r"(?<!\S)[^\s0-9@]*+[0-9@]\S*")
 _CANDIDATE_URL = re.compile(r"(?<!\S)(?=\S*?(?:[0-9@]|://))\S+")
@@ -244,7 +253,11 @@ def _find_value_or_url(find: Callable[[int], int], text: str, pos: int) -> int:
 
 
 def _mask_values(text: str, find: Callable[[int], int], first: int) -> str:
-    """Mask the space-separated tokens that hold the positions `find` reports."""
+    """Mask the space-separated tokens that hold the positions `find` reports.
+
+    An integer right after a [keep_number_after] word stays; a plain integer is
+    masked here, without a call (the most common value by far).
+    """
     parts = []
     pos = 0
     i = first
@@ -253,20 +266,21 @@ def _mask_values(text: str, find: Callable[[int], int], first: int) -> str:
         end = text.find(" ", i)
         if end < 0:
             end = len(text)
+        token = text[start:end]
+        if not token.rstrip(_TRAIL).isdigit():
+            masked = _mask_token(token)
+        elif start > 1 and text[text.rfind(" ", 0, start - 1) + 1 : start - 1] in _KEEP_AFTER:
+            masked = token
+        elif token.isdigit() and len(token) < 14:  # 14 digits may be a timestamp
+            masked = "<num>"
+        else:
+            masked = _mask_token(token)
         parts.append(text[pos:start])
-        parts.append(_mask_at(text, start, text[start:end]))
+        parts.append(masked)
         pos = end
         i = find(end)
     parts.append(text[pos:])
     return "".join(parts)
-
-
-def _mask_at(text: str, start: int, token: str) -> str:
-    """Mask the token at `start`, unless it is an integer after a [keep_number_after] word."""
-    if start > 1 and token.rstrip(_TRAIL).isdigit():
-        if text[text.rfind(" ", 0, start - 1) + 1 : start - 1] in _KEEP_AFTER:
-            return token
-    return _mask_token(token)
 
 
 def _mask_match(m: re.Match[str]) -> str:
@@ -288,38 +302,55 @@ def _mask_token(token: str) -> str:
     stripped = core.rstrip(_TRAIL)
     if not stripped:
         return token
-    masked = _fast_path(stripped) or _mask_core(stripped)
+    masked = _mask_core(stripped)
     if len(stripped) == len(token):
         return masked
     return token[: len(token) - len(core)] + masked + core[len(stripped) :]
 
 
 def _fast_path(core: str) -> str | None:
-    """Integers, decimals, IPv4 with port and h:mm:ss by string methods, else None.
+    """Integers, decimals, IPv4[:port], h:mm:ss, UUIDs and "name:123" by string methods.
 
-    Each answer equals what the token rules give (tests/test_mask.py checks this).
+    None when the shape is not one of these. Each answer equals what the token
+    rules give (tests/test_mask.py checks this on many samples).
     """
-    if core.isdigit():
-        return "<num>" if len(core) < 14 else None
     head = core[0]
+    if head.isdigit():
+        if core.isdigit():
+            return "<num>" if len(core) < 14 else None
+        if len(core) == 36:
+            return _uuid_or_none(core)
+        if ":" in core:
+            return _digits_with_colons(core)
+        if "." in core:
+            if _is_ipv4(core):
+                return "<ip>"
+            if all(p.isdigit() for p in core.split(".")):
+                return "<num>"
+        return None
     if head == "-" or head == "+":
         return "<num>" if core[1:].isdigit() else None
-    if not head.isdigit():
-        return None
-    if ":" in core:
-        host, _, port = core.partition(":")
-        if port.isdigit() and len(port) <= 5 and _is_ipv4(host):
-            return "<ip>"
-        parts = core.split(":")
-        if len(parts) == 3 and all(len(p) == 2 and p.isdigit() for p in parts):
-            return "<ts>"
-        return None
-    if "." in core:
-        if _is_ipv4(core):
-            return "<ip>"
-        parts = core.split(".")
-        if all(p.isdigit() for p in parts):
-            return "<num>"
+    if len(core) == 36:
+        return _uuid_or_none(core)
+    name, colon, number = core.rpartition(":")
+    if colon and number.isdigit() and ":" not in name and _NO_DIGIT(name):
+        return name + ":<num>"  # a file:line or key:count; no rule takes a single colon
+    return None
+
+
+def _uuid_or_none(core: str) -> str | None:
+    if core[8] == core[13] == core[18] == core[23] == "-" and core.count("-") == 4 and _UUID_CHARS(core):
+        return "<uuid>"
+    return None
+
+
+def _digits_with_colons(core: str) -> str | None:
+    host, _, port = core.partition(":")
+    if port.isdigit() and len(port) <= 5 and _is_ipv4(host):
+        return "<ip>"
+    parts = core.split(":")
+    if len(parts) == 3 and all(len(p) == 2 and p.isdigit() for p in parts):
+        return "<ts>"
     return None
 
 
@@ -330,14 +361,15 @@ def _is_ipv4(text: str) -> bool:
 
 def _mask_core(core: str) -> str:
     """Mask a token core: whole when it may be one value, else piece by piece."""
-    parts = _SPLIT(core)
+    split = _SPLIT_ALSO if any(t in core for t in _SPLIT_ALSO_TRIGGERS) else _SPLIT
+    parts = split(core)
     if len(parts) == 1:
         return _mask_piece(core)
     if core[0] in _WHOLE_FIRST or len(core) == 24 or "://" in core or "@" in core:
         placeholder = _classify(core)
         if placeholder is not None:
             return placeholder
-    return "".join([_mask_piece(p) if _HAS_DIGIT(p) else p for p in parts])
+    return "".join([p if _NO_DIGIT(p) else _mask_piece(p) for p in parts])
 
 
 def _mask_piece(piece: str) -> str:
@@ -346,8 +378,8 @@ def _mask_piece(piece: str) -> str:
     if placeholder is not None:
         return placeholder
     if ":" in piece:
-        return ":".join([_mask_piece(p) if _HAS_DIGIT(p) else p for p in piece.split(":")])
-    return _FALLBACK if _HAS_DIGIT(piece) else piece
+        return ":".join([p if _NO_DIGIT(p) else _mask_piece(p) for p in piece.split(":")])
+    return piece if _NO_DIGIT(piece) else _FALLBACK
 
 
 def _classify(piece: str) -> str | None:
@@ -359,24 +391,24 @@ def _classify(piece: str) -> str | None:
 
 
 def _reference_token(token: str) -> str:
-    """_mask_token without fast paths: the rules alone (for tests of the fast paths)."""
+    """_mask_token without fast paths or shortcuts: the rules alone (tests compare them)."""
     core = token.lstrip(_LEAD)
     stripped = core.rstrip(_TRAIL)
     if not stripped:
         return token
     placeholder = _classify(stripped)
     if placeholder is None:
-        parts = _SPLIT(stripped)
-        pieces = [p if not _HAS_DIGIT(p) else (_classify(p) or _colon_or_fallback(p)) for p in parts]
-        placeholder = "".join(pieces)
+        split = _SPLIT_ALSO if any(t in stripped for t in _SPLIT_ALSO_TRIGGERS) else _SPLIT
+        placeholder = "".join([p if _NO_DIGIT(p) else _reference_piece(p) for p in split(stripped)])
     return token[: len(token) - len(core)] + placeholder + core[len(stripped) :]
 
 
-def _colon_or_fallback(piece: str) -> str:
+def _reference_piece(piece: str) -> str:
+    placeholder = _classify(piece)
+    if placeholder is not None:
+        return placeholder
     if ":" in piece:
-        return ":".join(
-            [p if not _HAS_DIGIT(p) else (_classify(p) or _colon_or_fallback(p)) for p in piece.split(":")]
-        )
+        return ":".join([p if _NO_DIGIT(p) else _reference_piece(p) for p in piece.split(":")])
     return _FALLBACK
 
 

@@ -109,6 +109,21 @@ class Batch:
                 acc[1] += requests
         return {k: (v[0], v[1], sums[k][0], sums[k][1]) for k, v in self.versions.items() if k in sums}
 
+    def wiki_versions(self) -> dict[tuple[str, str], list[int]]:
+        """(wiki, version) -> [first slot, last slot, events]: which version each wiki ran when."""
+        out: dict[tuple[str, str], list[int]] = {}
+        for (_sig, version, wiki, slot), (events, _req) in self.cells.items():
+            if not wiki or not version:
+                continue
+            acc = out.get((wiki, version))
+            if acc is None:
+                out[(wiki, version)] = [slot, slot, events]
+            else:
+                acc[0] = min(acc[0], slot)
+                acc[1] = max(acc[1], slot)
+                acc[2] += events
+        return out
+
     def signature_totals(self) -> dict[str, tuple[float, float, int]]:
         """sig -> (first, last, events)."""
         out: dict[str, tuple[float, float, int]] = {}

@@ -169,6 +169,7 @@ class Store:
         with self.transaction() as cur:
             self._write_signatures(cur, batch)
             self._write_counts(cur, batch)
+            self._refresh_host_summary(cur, batch)
             self._write_samples(cur, batch)
             self._write_templates(cur, batch)
             self._write_checkpoints(cur, batch)
@@ -238,6 +239,18 @@ class Store:
                 ),
                 [(s, v, w, h, a[0], a[1]) for (s, v, w, h), a in sorted(batch.cells.items())],
             )
+        wv = batch.wiki_versions()
+        if wv:
+            cur.executemany(
+                self.sql(
+                    """INSERT INTO wiki_versions AS w (wiki, version, first_slot, last_slot, events) VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (wiki, version) DO UPDATE SET
+                           first_slot = CASE WHEN excluded.first_slot < w.first_slot THEN excluded.first_slot ELSE w.first_slot END,
+                           last_slot = CASE WHEN excluded.last_slot > w.last_slot THEN excluded.last_slot ELSE w.last_slot END,
+                           events = w.events + excluded.events"""
+                ),
+                [(w, v, a[0], a[1], a[2]) for (w, v), a in sorted(wv.items())],
+            )
         if batch.buckets:
             cur.executemany(
                 self.sql(
@@ -254,6 +267,26 @@ class Store:
                 ),
                 [(s, v, h, n) for (s, v, h), n in sorted(batch.hosts.items())],
             )
+
+    def _refresh_host_summary(self, cur: Any, batch: Batch) -> None:
+        """Keep hosts / busiest host per (signature, version) next to its totals for fast reads."""
+        pairs = sorted({(s, v) for (s, v, _h) in batch.hosts})
+        if not pairs:
+            return
+        cur.executemany(
+            self.sql(
+                """UPDATE signature_versions SET
+                       hosts = (SELECT COUNT(*) FROM signature_hosts h
+                                WHERE h.signature = signature_versions.signature AND h.version = signature_versions.version),
+                       top_host_events = (SELECT MAX(events) FROM signature_hosts h
+                                WHERE h.signature = signature_versions.signature AND h.version = signature_versions.version),
+                       top_host = (SELECT host FROM signature_hosts h
+                                WHERE h.signature = signature_versions.signature AND h.version = signature_versions.version
+                                ORDER BY events DESC, host LIMIT 1)
+                   WHERE signature = ? AND version = ?"""
+            ),
+            pairs,
+        )
 
     def _write_samples(self, cur: Any, batch: Batch) -> None:
         for (sig, version), samples in sorted(batch.samples.items()):

@@ -51,6 +51,9 @@ MIGRATIONS: tuple[Migration, ...] = (
                 last_seen {REAL} NOT NULL,
                 events {BIGINT} NOT NULL,
                 requests {BIGINT} NOT NULL,
+                hosts INTEGER NOT NULL DEFAULT 0,
+                top_host TEXT NOT NULL DEFAULT '',
+                top_host_events {BIGINT} NOT NULL DEFAULT 0,
                 PRIMARY KEY (signature, version)
             ){WITHOUT_ROWID}""",
             "CREATE INDEX signature_versions_version ON signature_versions (version, events)",
@@ -131,6 +134,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                 requests {BIGINT} NOT NULL,
                 PRIMARY KEY (version, scope, name, hour)
             ){WITHOUT_ROWID}""",
+            """CREATE TABLE wiki_versions (
+                wiki TEXT NOT NULL,
+                version TEXT NOT NULL,
+                first_slot {BIGINT} NOT NULL,
+                last_slot {BIGINT} NOT NULL,
+                events {BIGINT} NOT NULL,
+                PRIMARY KEY (wiki, version)
+            )""",
             """CREATE TABLE error_buckets (
                 version TEXT NOT NULL,
                 bucket {BIGINT} NOT NULL,

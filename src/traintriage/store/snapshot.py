@@ -119,17 +119,20 @@ def _window_clause(windows: Sequence[GroupWindow], candidate: bool) -> tuple[str
 def _sums(
     store: Store, windows: Sequence[GroupWindow], version: str, candidate: bool
 ) -> dict[str, dict[str, list[int]]]:
-    """signature -> group -> [events, requests] inside the candidate (or baseline) windows."""
+    """signature -> group -> [events, requests, distinct wikis] inside the candidate (or baseline) windows.
+
+    A wiki belongs to one group, so distinct wikis per group add up to distinct wikis overall.
+    """
     clause, params = _window_clause(windows, candidate)
     params = [version if p == "<candidate>" else p for p in params]
     out: dict[str, dict[str, list[int]]] = defaultdict(dict)
     rows = store.query(
-        "SELECT c.signature, g.grp, SUM(c.events), SUM(c.requests) FROM counts c "
+        "SELECT c.signature, g.grp, SUM(c.events), SUM(c.requests), COUNT(DISTINCT c.wiki) FROM counts c "
         f"JOIN wiki_groups g ON g.wiki = c.wiki WHERE {clause} GROUP BY c.signature, g.grp",
         params,
     )
-    for sig, grp, events, requests in rows:
-        out[str(sig)][str(grp)] = [int(events), int(requests)]
+    for sig, grp, events, requests, wikis in rows:
+        out[str(sig)][str(grp)] = [int(events), int(requests), int(wikis)]
     return out
 
 
@@ -278,11 +281,12 @@ def train_snapshot(
         _evidence(sig, meta[sig], {}, base[sig]) for sig in sorted(base) if sig not in cand and sig in meta
     ]
     by_id = {e.signature: e for e in evidence}
-    _fill_spread(store, windows, version, by_id, ids)
-    _fill_hosts(store, version, by_id, ids)
-    _fill_first_seen(store, version, by_id, ids)
-    _fill_peaks(store, windows, version, by_id, [s for s in ids if by_id[s].events > 100])
     _fill_history(store, version, at, lookback_seconds, by_id, ids)
+    # Spread, hosts, first seen and peaks only matter where a label is possible: signatures
+    # unseen in older versions (NEW candidates) and those above their baseline rate.
+    worth = [sig for sig in ids if _may_be_flagged(by_id[sig], windows)]
+    _fill_first_seen(store, version, by_id, worth)
+    _fill_peaks(store, windows, version, by_id, [s for s in worth if by_id[s].events > 100])
     agg_c = sum(e.requests for e in evidence if e.channel in ERROR_CHANNELS)
     agg_b = sum(e.previous_requests for e in evidence if e.channel in ERROR_CHANNELS)
     return TrainSnapshot(
@@ -330,59 +334,35 @@ def _evidence(
         previous_requests=sum(v[1] for v in base.values()),
         first_seen_any_version=float(meta[6]),
         groups={g: v[0] for g, v in cand.items()},
+        wikis=sum(v[2] for v in cand.values()),
     )
 
 
-def _fill_spread(
-    store: Store,
-    windows: list[GroupWindow],
-    version: str,
-    by_id: dict[str, SignatureEvidence],
-    ids: list[str],
-) -> None:
-    clause, params = _window_clause(windows, True)
-    params = [version if p == "<candidate>" else p for p in params]
-    for sig, wikis in store.query(
-        f"SELECT c.signature, COUNT(DISTINCT c.wiki) FROM counts c JOIN wiki_groups g ON g.wiki = c.wiki WHERE {clause} "
-        "GROUP BY c.signature",
-        params,
-    ):
-        if str(sig) in by_id:
-            by_id[str(sig)].wikis = int(wikis)
-
-
-def _fill_hosts(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
-    """Distinct hosts and the busiest host per signature (a one-host spike is not the deploy)."""
-    candidates = []
-    for sig, hosts, top in store.query(
-        "SELECT signature, COUNT(*), MAX(events) FROM signature_hosts WHERE version = ? GROUP BY signature",
-        (version,),
-    ):
-        e = by_id.get(str(sig))
-        if e is None:
-            continue
-        e.hosts = int(hosts)
-        e.top_host_events = min(int(top), e.events)
-        if e.events and e.top_host_events * 2 >= e.events:
-            candidates.append(e.signature)
-    for sig, host, _events in _in_chunks(
-        store,
-        "SELECT signature, host, events FROM signature_hosts WHERE version = ? AND signature IN ({ids}) ORDER BY events",
-        candidates,
-        (version,),
-    ):
-        by_id[str(sig)].top_host = str(host)  # ascending order: the busiest host is written last
+def _may_be_flagged(e: SignatureEvidence, windows: list[GroupWindow]) -> bool:
+    """Cheap screen: could classify label this signature NEW, REGRESSED or LOGSPAM at all?"""
+    if e.older_events_in_lookback == 0 and e.previous_requests == 0:
+        return True  # unseen before: a NEW candidate
+    ratio = {
+        w.group: (w.exposure_candidate or 0.0) / w.exposure_baseline for w in windows if w.exposure_baseline
+    }
+    expected = sum(s.baseline_requests * ratio.get(s.group, 1.0) for s in e.strata)
+    return e.requests > expected or e.events > 100
 
 
 def _fill_first_seen(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
-    for sig, first, last in _in_chunks(
+    """First/last seen in V, distinct hosts and the busiest host (a one-host spike is not the deploy)."""
+    for sig, first, last, hosts, top_host, top_events in _in_chunks(
         store,
-        "SELECT signature, first_seen, last_seen FROM signature_versions WHERE version = ? AND signature IN ({ids})",
+        "SELECT signature, first_seen, last_seen, hosts, top_host, top_host_events FROM signature_versions "
+        "WHERE version = ? AND signature IN ({ids})",
         ids,
         (version,),
     ):
-        by_id[str(sig)].first_seen = float(first)
-        by_id[str(sig)].last_seen = float(last)
+        e = by_id[str(sig)]
+        e.first_seen, e.last_seen = float(first), float(last)
+        e.hosts = int(hosts)
+        e.top_host = str(top_host) or None
+        e.top_host_events = min(int(top_events), e.events)
 
 
 def _fill_peaks(

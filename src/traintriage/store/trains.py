@@ -119,7 +119,7 @@ def save_exposure(store: Store, rows: Iterable[ExposureRow]) -> int:
 
 def wikis_seen(store: Store) -> list[str]:
     """Distinct wikis that events reported (for membership inference)."""
-    return [str(r[0]) for r in store.query("SELECT DISTINCT wiki FROM counts WHERE wiki <> '' ORDER BY wiki")]
+    return [str(r[0]) for r in store.query("SELECT DISTINCT wiki FROM wiki_versions ORDER BY wiki")]
 
 
 def wiki_version_hours(store: Store) -> list[tuple[str, str, int]]:
@@ -129,9 +129,7 @@ def wiki_version_hours(store: Store) -> list[tuple[str, str, int]]:
     at its end and the last slot at its start: moments when the wiki surely ran it.
     """
     out = []
-    for w, v, first, last in store.query(
-        "SELECT wiki, version, MIN(slot), MAX(slot) FROM counts WHERE wiki <> '' AND version <> '' GROUP BY wiki, version"
-    ):
+    for w, v, first, last in store.query("SELECT wiki, version, first_slot, last_slot FROM wiki_versions"):
         out.append((str(w), str(v), int(first) * SLOT_SECONDS + SLOT_SECONDS - 1))
         if int(last) > int(first):
             out.append((str(w), str(v), int(last) * SLOT_SECONDS))

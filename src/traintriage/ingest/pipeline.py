@@ -210,6 +210,7 @@ class Ingester:
         batch_limit = self.options.batch_events
         seekable = not source.compressed and source.key != "-"
         error_channels = ERROR_CHANNELS
+        progress = self.options.progress
         number = line
         position = offset
         pending = 0
@@ -264,6 +265,8 @@ class Ingester:
                 bkey = (version, int(ts // BUCKET_SECONDS))
                 buckets[bkey] = buckets.get(bkey, 0) + 1
             pending += 1
+            if not pending & 0x3FFF and progress is not None:
+                self._tick(progress, batch.events + pending)
             if pending >= batch_limit:
                 batch.events += pending
                 report.events += pending
@@ -299,6 +302,12 @@ class Ingester:
                 source.key, source.identity, offset, line, report.events, report.rejected
             )
         self._report_progress(report)
+
+    def _tick(self, progress: Callable[[int, int], None], in_batch: int) -> None:
+        now = time.monotonic()
+        if now - self._last_progress >= 0.5:
+            self._last_progress = now
+            progress(self._events + in_batch, self._rejected)
 
     def _report_progress(self, report: SourceReport) -> None:
         if self.options.progress is None:

@@ -1,0 +1,43 @@
+"""The train commands behave the same on SQLite and PostgreSQL (same data, same answers)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from traintriage.ingest.timeparse import parse_timestamp
+from traintriage.simulate import simulate
+from traintriage.simulate.evaluate import load_simulation
+from traintriage.status import gate, suggest_threshold, train_status
+from traintriage.store.db import Store
+from traintriage.store.snapshot import load_train
+from traintriage.store.trains import load_deploy_steps
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, events=8_000, weeks=2, seed=9)
+    return out
+
+
+def test_status_json_identical_on_both_backends(sim: Path, tmp_path: Path, pg_url: str) -> None:
+    train = json.loads((sim / "truth" / "train.json").read_text())
+    answers = []
+    for url in (str(tmp_path / "t.db"), pg_url):
+        with Store(url) as store:
+            load_simulation(store, sim)
+            ctx = load_train(store)
+            assert len(load_deploy_steps(store)) == len(train["steps"])
+            out = []
+            for cp in train["checkpoints"]:
+                at = parse_timestamp(cp["time"]) - 300
+                out.append(train_status(store, cp["version"], at, context=ctx).to_dict())
+            out.append(gate(store, cp["version"], cp["group"], at, 20.0).to_dict())
+            suggestion = suggest_threshold(store, 20.0)
+            out.append(suggestion.to_dict() if suggestion else None)
+            answers.append(out)
+    assert answers[0] == answers[1]
+    assert any(a["verdict"] != "go" for a in answers[0][:-2])

@@ -372,7 +372,7 @@ def simulate(out_dir: str, events: int, weeks: int, seed: int, start: str) -> No
 
 
 # Command groups that live in their own modules register themselves on `main`.
-from traintriage import cli_train  # noqa: E402,F401
+from traintriage import cli_owners, cli_review, cli_train, cli_web  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,7 +25,7 @@ class Migration:
     statements: tuple[str, ...]
 
 
-MIGRATIONS: tuple[Migration, ...] = (
+CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "signatures, per-version counts, samples, read positions",
@@ -151,6 +151,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
 )
+
+def _all_migrations() -> tuple[Migration, ...]:
+    """Core migrations plus the ones each feature module owns (kept in their own files)."""
+    from traintriage.store.schema_triage import TRIAGE_MIGRATIONS
+    from traintriage.store.schema_web import WEB_MIGRATIONS
+
+    found = sorted((*CORE_MIGRATIONS, *TRIAGE_MIGRATIONS, *WEB_MIGRATIONS), key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration versions: {versions}")
+    return tuple(found)
+
+
+MIGRATIONS = _all_migrations()
 
 BUCKET_SECONDS = 10  # error_buckets resolution: scap's canary check counts errors per 20 s window
 SLOT_SECONDS = 600  # counts resolution: 10-minute cells, so `--at` replays see no more than was known

@@ -183,7 +183,7 @@ def _sample_tokens() -> list[str]:
     for _ in range(300):
         tokens.add(str(uuid.UUID(int=rng.getrandbits(128))))
         tokens.add(str(uuid.UUID(int=rng.getrandbits(128))).replace("-", rng.choice("-_x")))
-        tokens.add(f"{rng.choice(names)}:{rng.randint(0, 10**rng.randint(1, 8))}")
+        tokens.add(f"{rng.choice(names)}:{rng.randint(0, 10 ** rng.randint(1, 8))}")
         tokens.add(f"[{rng.choice(names)}({rng.randint(0, 999)}):")
     for _ in range(500):
         tokens.add(

@@ -361,7 +361,7 @@ def _is_ipv4(text: str) -> bool:
 
 def _mask_core(core: str) -> str:
     """Mask a token core: whole when it may be one value, else piece by piece."""
-    split = _SPLIT_ALSO if any(t in core for t in _SPLIT_ALSO_TRIGGERS) else _SPLIT
+    split = _SPLIT_ALSO if any(map(core.__contains__, _SPLIT_ALSO_TRIGGERS)) else _SPLIT
     parts = split(core)
     if len(parts) == 1:
         return _mask_piece(core)
@@ -398,7 +398,7 @@ def _reference_token(token: str) -> str:
         return token
     placeholder = _classify(stripped)
     if placeholder is None:
-        split = _SPLIT_ALSO if any(t in stripped for t in _SPLIT_ALSO_TRIGGERS) else _SPLIT
+        split = _SPLIT_ALSO if any(map(stripped.__contains__, _SPLIT_ALSO_TRIGGERS)) else _SPLIT
         placeholder = "".join([p if _NO_DIGIT(p) else _reference_piece(p) for p in split(stripped)])
     return token[: len(token) - len(core)] + placeholder + core[len(stripped) :]
 

@@ -152,6 +152,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+
 def _all_migrations() -> tuple[Migration, ...]:
     """Core migrations plus the ones each feature module owns (kept in their own files)."""
     from traintriage.store.schema_triage import TRIAGE_MIGRATIONS

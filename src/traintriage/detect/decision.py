@@ -10,9 +10,10 @@ with its evidence), and the first that fires decides:
 4. INCONCLUSIVE  not deployed, too early, or too little traffic;
 5. GO.
 
-Reviews come from triage: not-blocker/known/expected/duplicate/fixed stop a signature
-from blocking, needs-info keeps it blocking, blocker forces no-go. Single-host
-spikes and deprecations never block (listed only), unless a human says blocker.
+Reviews come from triage (triage.py, docs/triage.md): not-blocker/known/expected/
+duplicate-of/fixed-in stop a signature from blocking, needs-info keeps it blocking,
+blocker forces no-go. Single-host spikes and deprecations never block (listed only),
+unless a human says blocker.
 """
 
 from __future__ import annotations
@@ -43,9 +44,21 @@ __all__ = [
 ]
 
 Verdict = Literal["rollback", "no-go", "hold", "inconclusive", "go"]
-ReviewVerdict = Literal["blocker", "not-blocker", "known", "expected", "duplicate", "fixed", "needs-info"]
+ReviewVerdict = Literal[
+    "blocker",
+    "not-blocker",
+    "known",
+    "expected",
+    "duplicate-of",
+    "fixed-in",
+    "needs-info",
+    "duplicate",  # short forms kept for callers that predate triage.py
+    "fixed",
+]
 
-NON_BLOCKING_VERDICTS: frozenset[str] = frozenset({"not-blocker", "known", "expected", "duplicate", "fixed"})
+NON_BLOCKING_VERDICTS: frozenset[str] = frozenset(
+    {"not-blocker", "known", "expected", "duplicate-of", "fixed-in", "duplicate", "fixed"}
+)
 """Review verdicts that stop a signature from blocking the train."""
 
 _EXIT_CODES: Mapping[str, int] = {"go": 0, "no-go": 1, "hold": 1, "rollback": 1, "inconclusive": 2}
@@ -53,17 +66,32 @@ _EXIT_CODES: Mapping[str, int] = {"go": 0, "no-go": 1, "hold": 1, "rollback": 1,
 
 @dataclass(frozen=True)
 class Review:
-    """A human's triage verdict on one signature (filled by the triage workflow)."""
+    """A human's triage verdict on one signature, as it applies to the version decided.
+
+    Built by `triage.effective_reviews` from the stored record; `task` is the first of
+    `tasks` (kept for callers that know one task only).
+    """
 
     signature: str
     verdict: ReviewVerdict
     reviewer: str
     at: float
     task: str | None = None  # e.g. "T123456"
+    tasks: tuple[str, ...] = ()
+    note: str | None = None
+    assignee: str | None = None
+    target: str | None = None  # duplicate-of: a signature; fixed-in: a version or change
+    version: str | None = None  # the version the verdict was given in (None: every version)
+    muted: bool = False
+    mute_until: float | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in get_args(ReviewVerdict):
             raise ValueError(f"review verdict must be one of {get_args(ReviewVerdict)}, got {self.verdict!r}")
+        if self.task and self.task not in self.tasks:
+            object.__setattr__(self, "tasks", (self.task, *self.tasks))
+        elif self.task is None and self.tasks:
+            object.__setattr__(self, "task", self.tasks[0])
 
     @property
     def clears(self) -> bool:
@@ -71,7 +99,19 @@ class Review:
         return self.verdict in NON_BLOCKING_VERDICTS
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reviewer": self.reviewer, "at": iso(self.at), "task": self.task}
+        return {
+            "verdict": self.verdict,
+            "reviewer": self.reviewer,
+            "at": iso(self.at),
+            "task": self.task,
+            "tasks": list(self.tasks),
+            "note": self.note,
+            "assignee": self.assignee,
+            "target": self.target,
+            "version": self.version,
+            "muted": self.muted,
+            "mute_until": iso(self.mute_until) if self.mute_until is not None else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -400,7 +440,7 @@ def _rollback_critical_rate(ctx: _Context) -> RuleResult:
 
 def _nogo_blocker_review(ctx: _Context) -> RuleResult:
     blockers = sorted(r.signature for r in ctx.reviews.values() if r.verdict == "blocker")
-    desc = "NO-GO: a signature reviewed as blocker (re-review it as fixed to release)"
+    desc = "NO-GO: a signature reviewed as blocker (re-review it, e.g. as fixed-in, to release)"
     detail = ", ".join(_review_note(ctx.reviews[s]) for s in blockers)
     return RuleResult("nogo.blocker-review", "no-go", desc, bool(blockers), detail or "none", tuple(blockers))
 

@@ -21,6 +21,7 @@ the same message many times cache the result themselves.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from collections.abc import Callable
 from functools import partial
@@ -166,6 +167,8 @@ _SPLIT_ALSO = re.compile("([" + re.escape(RULES.separators) + "]|" + RULES.split
 _SPLIT_ALSO_TRIGGERS = RULES.split_also_triggers
 _NO_DIGIT = frozenset("0123456789").isdisjoint
 _UUID_CHARS = frozenset("0123456789abcdefABCDEF-").issuperset
+_ID_CHARS = frozenset(string.ascii_letters + string.digits + "_-.").issuperset
+_DIGIT_RUN = re.compile("[0-9]{3}").search  # three digits in a row: never word-like
 _LEAD = RULES.lead
 _TRAIL = RULES.trail
 _FALLBACK = RULES.fallback
@@ -309,7 +312,7 @@ def _mask_token(token: str) -> str:
 
 
 def _fast_path(core: str) -> str | None:
-    """Integers, decimals, IPv4[:port], h:mm:ss, UUIDs and "name:123" by string methods.
+    """Integers, decimals, IPv4[:port], h:mm:ss, UUIDs, "name:123" and plain ids, cheaply.
 
     None when the shape is not one of these. Each answer equals what the token
     rules give (tests/test_mask.py checks this on many samples).
@@ -333,8 +336,13 @@ def _fast_path(core: str) -> str | None:
     if len(core) == 36:
         return _uuid_or_none(core)
     name, colon, number = core.rpartition(":")
-    if colon and number.isdigit() and ":" not in name and _NO_DIGIT(name):
-        return name + ":<num>"  # a file:line or key:count; no rule takes a single colon
+    if colon:
+        if number.isdigit() and ":" not in name and "@" not in name:
+            # file:line, host:port, key:count; no rule takes "word:123" whole
+            return (name if _NO_DIGIT(name) else _mask_piece(name)) + ":<num>"
+        return None
+    if len(core) != 24 and _ID_CHARS(core) and ("_" in core or "-" in core or "." in core) and _DIGIT_RUN(core):
+        return _FALLBACK  # blk_-1608..., job_1445144423722_0020, part-00318: no rule takes these
     return None
 
 

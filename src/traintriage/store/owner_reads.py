@@ -1,0 +1,85 @@
+"""Reads for ownership: route many signatures in a few chunked queries.
+
+The train page and `owners check` need the owner of hundreds of signatures;
+`signature_detail` per signature would be one round trip per table each.
+Here one query per 500 signatures fetches explanations and one more fetches
+each signature's earliest sample (the same sample `owners show` uses, so the
+two never disagree). The routing itself is traintriage.owners (pure).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from traintriage.owners import OwnersFile, Routing, route, signature_paths
+from traintriage.store.db import Store
+
+CHUNK = 500  # ids per IN list: well under SQLite's and psycopg's parameter limits
+
+
+@dataclass(frozen=True)
+class SignatureFacts:
+    """What routing needs to know about one signature."""
+
+    channel: str
+    exc_class: str | None
+    explanation: list[dict[str, Any]]
+    trace: str | None
+
+
+def route_many(store: Store, owners: OwnersFile, signature_ids: Sequence[str]) -> dict[str, Routing]:
+    """Routing per signature id; ids not in the store are left out of the result."""
+    out: dict[str, Routing] = {}
+    for sig, facts in signature_facts(store, signature_ids).items():
+        paths = signature_paths(facts.explanation, [facts.trace] if facts.trace else [])
+        out[sig] = route(owners, paths=paths, channel=facts.channel, exc_class=facts.exc_class)
+    return out
+
+
+def signature_facts(store: Store, signature_ids: Sequence[str]) -> dict[str, SignatureFacts]:
+    """Channel, class, explanation and earliest sample trace per signature, two queries per chunk."""
+    out: dict[str, SignatureFacts] = {}
+    for chunk in _chunks(list(dict.fromkeys(signature_ids))):
+        marks = ",".join("?" * len(chunk))
+        traces = _earliest_traces(store, chunk, marks)
+        for sig, channel, exc_class, explanation in store.query(
+            f"SELECT id, channel, exc_class, explanation FROM signatures WHERE id IN ({marks})", chunk
+        ):
+            out[str(sig)] = SignatureFacts(
+                str(channel), exc_class, json.loads(explanation), traces.get(str(sig))
+            )
+    return out
+
+
+def _earliest_traces(store: Store, chunk: list[str], marks: str) -> dict[str, str]:
+    """Trace of the earliest sample per signature (by ts, version, seq), if it has one."""
+    rows = store.query(
+        "SELECT signature, event FROM ("
+        " SELECT signature, event,"
+        " ROW_NUMBER() OVER (PARTITION BY signature ORDER BY ts, version, seq) AS rn"
+        f" FROM samples WHERE signature IN ({marks})"
+        ") AS earliest WHERE rn = 1",
+        chunk,
+    )
+    out: dict[str, str] = {}
+    for sig, event in rows:
+        trace = json.loads(event).get("trace")
+        if isinstance(trace, str) and trace:
+            out[str(sig)] = trace
+    return out
+
+
+def signatures_by_events(store: Store) -> list[tuple[str, str, str, int]]:
+    """(id, title, channel, events) of every signature, most events first: what `owners check` routes."""
+    return [
+        (str(i), str(t), str(c), int(e))
+        for i, t, c, e in store.query("SELECT id, title, channel, events FROM signatures ORDER BY events DESC, id")
+    ]
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]

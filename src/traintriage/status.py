@@ -18,6 +18,7 @@ from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
 from traintriage.store.db import Store
+from traintriage.store.reviews import load_effective_reviews
 from traintriage.store.snapshot import (
     TrainContext,
     load_train,
@@ -38,7 +39,10 @@ def train_status(
     reviews: Mapping[str, Review] | None = None,
     context: TrainContext | None = None,
 ) -> Decision:
-    """The verdict for `version` as of `at`, using only what was known then."""
+    """The verdict for `version` as of `at`, using only what was known then.
+
+    `reviews` None loads the stored reviews made by `at` (docs/triage.md carry-over rule).
+    """
     config = config or DetectionConfig()
     snapshot = train_snapshot(
         store,
@@ -50,6 +54,8 @@ def train_status(
         context=context,
     )
     classification = classify(snapshot, config)
+    if reviews is None:  # the stored triage record, as it applies to this version at `at`
+        reviews = load_effective_reviews(store, version, at, classification)
     return decide(snapshot, classification, config, reviews)
 
 

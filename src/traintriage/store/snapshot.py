@@ -350,10 +350,14 @@ def _may_be_flagged(e: SignatureEvidence, windows: list[GroupWindow]) -> bool:
 
 
 def _fill_first_seen(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:
-    """First/last seen in V, distinct hosts and the busiest host (a one-host spike is not the deploy)."""
-    for sig, first, last, hosts, top_host, top_events in _in_chunks(
+    """First/last seen in V, distinct hosts and the busiest host (a one-host spike is not the deploy).
+
+    Host counts are kept per version, not per time slot, so the busiest host's share is
+    taken over all of V's events and applied to the events in the windows.
+    """
+    for sig, first, last, total, hosts, top_host, top_events in _in_chunks(
         store,
-        "SELECT signature, first_seen, last_seen, hosts, top_host, top_host_events FROM signature_versions "
+        "SELECT signature, first_seen, last_seen, events, hosts, top_host, top_host_events FROM signature_versions "
         "WHERE version = ? AND signature IN ({ids})",
         ids,
         (version,),
@@ -362,7 +366,8 @@ def _fill_first_seen(store: Store, version: str, by_id: dict[str, SignatureEvide
         e.first_seen, e.last_seen = float(first), float(last)
         e.hosts = int(hosts)
         e.top_host = str(top_host) or None
-        e.top_host_events = min(int(top_events), e.events)
+        share = int(top_events) / int(total) if int(total) else 0.0
+        e.top_host_events = round(share * e.events)
 
 
 def _fill_peaks(

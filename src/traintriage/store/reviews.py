@@ -1,0 +1,583 @@
+"""The triage record: reviews and the audit log (all their SQL is here).
+
+Append-only by design: a new review supersedes an older one, nothing is updated or
+deleted, so the history of every signature can be shown and any past decision replayed.
+Assignee, linked tasks and mutes are audit-log events; their current value (or the
+value as of a time) is folded from the log, so nothing can change without an entry.
+
+Ids are allocated as MAX(id) + 1 under the write lock (SQLite: BEGIN IMMEDIATE;
+PostgreSQL: a transaction-scoped advisory lock), which the two backends share and
+which keeps audit ids in commit order (a sequence would not).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from traintriage.detect.classify import Classification, Label
+from traintriage.detect.config import DetectionConfig
+from traintriage.detect.decision import Review
+from traintriage.ingest.timeparse import iso
+from traintriage.store.db import Store
+from traintriage.store.snapshot import TrainContext, load_train
+from traintriage.train.deploylog import version_key
+from traintriage.triage import (
+    CoverageRow,
+    FlaggedSignature,
+    ReviewRecord,
+    SignatureTriage,
+    TrainFlags,
+    check_review,
+    coverage,
+    effective_reviews,
+    parse_task,
+)
+
+__all__ = [
+    "AuditEntry",
+    "ReviewRecord",
+    "SignatureTriage",
+    "add_note",
+    "add_review",
+    "audit_log",
+    "coverage_report",
+    "link_task",
+    "load_effective_reviews",
+    "review_history",
+    "set_assignee",
+    "set_mute",
+    "train_flags",
+    "triage_state",
+]
+
+_WRITE_LOCK = 7326916  # PostgreSQL advisory lock for triage writes (migrations use 7326915)
+_CHUNK = 500
+_STATE_ACTIONS = ("assignee-changed", "task-linked", "mute-set", "mute-cleared")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change to the triage record: what, by whom, when."""
+
+    id: int
+    at: float
+    actor: str
+    action: str
+    signature: str | None
+    detail: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": iso(self.at),
+            "actor": self.actor,
+            "action": self.action,
+            "signature": self.signature,
+            "detail": self.detail,
+        }
+
+
+# --------------------------------------------------------------------------- #
+# Writes
+# --------------------------------------------------------------------------- #
+
+
+@contextmanager
+def _writing(store: Store) -> Iterator[Any]:
+    """A write transaction holding the triage write lock (see the module docstring)."""
+    with store.transaction() as cur:
+        if store.dialect == "postgresql":
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+        yield cur
+
+
+def _next_id(store: Store, cur: Any, table: str) -> int:
+    cur.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")
+    return int(cur.fetchone()[0])
+
+
+def _audit(
+    store: Store, cur: Any, at: float, actor: str, action: str, signature: str | None, detail: dict[str, Any]
+) -> None:
+    cur.execute(
+        store.sql("INSERT INTO audit_log (id, at, actor, action, signature, detail) VALUES (?, ?, ?, ?, ?, ?)"),
+        (
+            _next_id(store, cur, "audit_log"),
+            at,
+            actor,
+            action,
+            signature,
+            json.dumps(detail, ensure_ascii=False, sort_keys=True),
+        ),
+    )
+
+
+def _actor(actor: str) -> str:
+    actor = (actor or "").strip()
+    if not actor:
+        raise ValueError("who is making this change? (an actor/reviewer name is required)")
+    return actor
+
+
+def _require_signature(store: Store, signature: str) -> None:
+    if not store.query("SELECT 1 FROM signatures WHERE id = ?", (signature,)):
+        raise ValueError(f"no signature {signature!r} (give a full stored signature id)")
+
+
+def _resolve_duplicate(store: Store, signature: str, target: str) -> str:
+    """The full id of a duplicate-of target (a unique prefix is fine), never itself."""
+    rows = store.query(
+        "SELECT id FROM signatures WHERE id >= ? AND id < ? ORDER BY id LIMIT 2", (target, target + "g")
+    )
+    if not rows:
+        raise ValueError(f"duplicate-of {target!r}: no such signature")
+    if len(rows) > 1:
+        raise ValueError(f"duplicate-of {target!r}: ambiguous prefix")
+    full = str(rows[0][0])
+    if full == signature:
+        raise ValueError("a signature cannot be a duplicate of itself")
+    return full
+
+
+def _seen_version(store: Store, signature: str, at: float) -> str | None:
+    """The newest version the signature had events in by `at`: what an unscoped review is about."""
+    rows = store.query(
+        "SELECT version FROM signature_versions WHERE signature = ? AND version <> '' AND first_seen <= ?",
+        (signature, at),
+    )
+    versions = [str(r[0]) for r in rows]
+    return max(versions, key=version_key) if versions else None
+
+
+def add_review(
+    store: Store,
+    *,
+    signature: str,
+    verdict: str,
+    reviewer: str,
+    version: str | None = None,
+    target: str | None = None,
+    assignee: str | None = None,
+    note: str | None = None,
+    tasks: Sequence[str] = (),
+    mute_until: float | None = None,
+    mute_until_escalates: bool = False,
+    at: float | None = None,
+) -> ReviewRecord:
+    """Record a verdict on a signature (validated), with its audit entries, in one transaction.
+
+    Without `version` the review is about the newest version the signature was seen in
+    by `at` (none seen: every version). Tasks are linked to the signature, the assignee
+    and mute are set; each change gets its own audit entry.
+    """
+    reviewer = _actor(reviewer)
+    at = time.time() if at is None else float(at)
+    _require_signature(store, signature)
+    state = triage_state(store, [signature]).get(signature, SignatureTriage())
+    name, final_target, clean_tasks = check_review(
+        verdict,
+        target,
+        tasks,
+        linked_tasks=state.tasks,
+        mute_until=mute_until,
+        mute_until_escalates=mute_until_escalates,
+        at=at,
+    )
+    if name == "duplicate-of" and final_target is not None:
+        final_target = _resolve_duplicate(store, signature, final_target)
+    version_from = "given" if version else "inferred"
+    version = version.strip() if version else _seen_version(store, signature, at)
+    if version is None:
+        version_from = "none"
+    note = note.strip() if note and note.strip() else None
+    assignee = assignee.strip() if assignee and assignee.strip() else None
+    with _writing(store) as cur:
+        review_id = _next_id(store, cur, "reviews")
+        cur.execute(
+            store.sql(
+                """INSERT INTO reviews (id, signature, version, verdict, target, assignee, note, tasks,
+                       mute_until, mute_until_escalates, reviewer, at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+            ),
+            (
+                review_id,
+                signature,
+                version,
+                name,
+                final_target,
+                assignee,
+                note,
+                json.dumps(list(clean_tasks)),
+                mute_until,
+                1 if mute_until_escalates else 0,
+                reviewer,
+                at,
+            ),
+        )
+        detail: dict[str, Any] = {
+            "review": review_id,
+            "verdict": name,
+            "target": final_target,
+            "version": version,
+            "version_from": version_from,
+        }
+        if note:
+            detail["note"] = note
+        _audit(store, cur, at, reviewer, "review-added", signature, detail)
+        current = _state_in(store, cur, signature)
+        for task in clean_tasks:
+            if task not in current.tasks:
+                _audit(store, cur, at, reviewer, "task-linked", signature, {"task": task, "review": review_id})
+        if assignee is not None and assignee != current.assignee:
+            _audit(
+                store,
+                cur,
+                at,
+                reviewer,
+                "assignee-changed",
+                signature,
+                {"assignee": assignee, "previous": current.assignee, "review": review_id},
+            )
+        if mute_until is not None or mute_until_escalates:
+            _audit(
+                store,
+                cur,
+                at,
+                reviewer,
+                "mute-set",
+                signature,
+                {
+                    "until": mute_until,
+                    "until_escalates": mute_until_escalates,
+                    "version": version,
+                    "review": review_id,
+                },
+            )
+    return ReviewRecord(
+        review_id,
+        signature,
+        version,
+        name,
+        final_target,
+        assignee,
+        note,
+        clean_tasks,
+        mute_until,
+        mute_until_escalates,
+        reviewer,
+        at,
+    )
+
+
+def set_assignee(
+    store: Store, signature: str, assignee: str | None, actor: str, *, at: float | None = None
+) -> None:
+    """Assign the signature to someone (None or '' unassigns). No change, no entry."""
+    actor = _actor(actor)
+    _require_signature(store, signature)
+    assignee = assignee.strip() if assignee and assignee.strip() else None
+    at = time.time() if at is None else float(at)
+    with _writing(store) as cur:
+        previous = _state_in(store, cur, signature).assignee
+        if previous != assignee:
+            _audit(
+                store,
+                cur,
+                at,
+                actor,
+                "assignee-changed",
+                signature,
+                {"assignee": assignee, "previous": previous},
+            )
+
+
+def link_task(store: Store, signature: str, task: str, actor: str, *, at: float | None = None) -> None:
+    """Link a Phabricator task (T123456) or URL to the signature; linking twice is one link."""
+    actor = _actor(actor)
+    task = parse_task(task)
+    _require_signature(store, signature)
+    at = time.time() if at is None else float(at)
+    with _writing(store) as cur:
+        if task not in _state_in(store, cur, signature).tasks:
+            _audit(store, cur, at, actor, "task-linked", signature, {"task": task})
+
+
+def add_note(store: Store, signature: str, note: str, actor: str, *, at: float | None = None) -> None:
+    """Add a free-text note to the signature's record."""
+    actor = _actor(actor)
+    note = (note or "").strip()
+    if not note:
+        raise ValueError("empty note")
+    _require_signature(store, signature)
+    at = time.time() if at is None else float(at)
+    with _writing(store) as cur:
+        _audit(store, cur, at, actor, "note-added", signature, {"note": note})
+
+
+def set_mute(
+    store: Store,
+    signature: str,
+    actor: str,
+    *,
+    until: float | None = None,
+    until_escalates: bool = False,
+    version: str | None = None,
+    at: float | None = None,
+) -> None:
+    """Mute the signature until a time and/or until it escalates; neither clears the mute.
+
+    Without `version`, the escalation baseline is the newest version it was seen in.
+    """
+    actor = _actor(actor)
+    _require_signature(store, signature)
+    at = time.time() if at is None else float(at)
+    if until is not None and until <= at:
+        raise ValueError(f"mute until {iso(until)} is not in the future")
+    with _writing(store) as cur:
+        current = _state_in(store, cur, signature)
+        if until is None and not until_escalates:
+            if current.mute_set:
+                _audit(store, cur, at, actor, "mute-cleared", signature, {"previous": current.to_dict()})
+            return
+        version = version or _seen_version(store, signature, at)
+        _audit(
+            store,
+            cur,
+            at,
+            actor,
+            "mute-set",
+            signature,
+            {"until": until, "until_escalates": until_escalates, "version": version},
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Reads
+# --------------------------------------------------------------------------- #
+
+_REVIEW_COLUMNS = (
+    "id, signature, version, verdict, target, assignee, note, tasks, mute_until, mute_until_escalates, "
+    "reviewer, at"
+)
+
+
+def _record(row: Sequence[Any]) -> ReviewRecord:
+    return ReviewRecord(
+        id=int(row[0]),
+        signature=str(row[1]),
+        version=row[2],
+        verdict=str(row[3]),
+        target=row[4],
+        assignee=row[5],
+        note=row[6],
+        tasks=tuple(json.loads(row[7])),
+        mute_until=float(row[8]) if row[8] is not None else None,
+        mute_until_escalates=bool(row[9]),
+        reviewer=str(row[10]),
+        at=float(row[11]),
+    )
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield list(ids[i : i + _CHUNK])
+
+
+def review_history(store: Store, signatures: Sequence[str] | None = None) -> dict[str, list[ReviewRecord]]:
+    """Every review of these signatures (all when None), newest first per signature."""
+    order = " ORDER BY signature, at DESC, id DESC"
+    rows: list[tuple[Any, ...]] = []
+    if signatures is None:
+        rows = store.query(f"SELECT {_REVIEW_COLUMNS} FROM reviews" + order)
+    else:
+        for chunk in _chunks(sorted(set(signatures))):
+            marks = ",".join("?" * len(chunk))
+            rows += store.query(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE signature IN ({marks})" + order, chunk)
+    out: dict[str, list[ReviewRecord]] = defaultdict(list)
+    for row in rows:
+        record = _record(row)
+        out[record.signature].append(record)
+    return dict(out)
+
+
+def _entry(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(int(row[0]), float(row[1]), str(row[2]), str(row[3]), row[4], json.loads(row[5]))
+
+
+def audit_log(store: Store, *, signature: str | None = None, limit: int = 200) -> list[AuditEntry]:
+    """The newest `limit` changes (of one signature, or all), newest first."""
+    limit = max(0, int(limit))
+    if signature is None:
+        rows = store.query(
+            "SELECT id, at, actor, action, signature, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+        )
+    else:
+        rows = store.query(
+            "SELECT id, at, actor, action, signature, detail FROM audit_log WHERE signature = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (signature, limit),
+        )
+    return [_entry(r) for r in rows]
+
+
+def _fold(rows: Sequence[Sequence[Any]]) -> dict[str, SignatureTriage]:
+    """Replay assignee/task/mute events (in time order) into each signature's state."""
+    state: dict[str, dict[str, Any]] = {}
+    for _id, _at, signature, action, detail_text in rows:
+        detail = json.loads(detail_text)
+        s = state.setdefault(str(signature), {"assignee": None, "tasks": [], "mute": None})
+        if action == "assignee-changed":
+            s["assignee"] = detail.get("assignee")
+        elif action == "task-linked" and detail["task"] not in s["tasks"]:
+            s["tasks"].append(detail["task"])
+        elif action == "mute-set":
+            s["mute"] = detail
+        elif action == "mute-cleared":
+            s["mute"] = None
+    out = {}
+    for signature, s in state.items():
+        mute = s["mute"] or {}
+        out[signature] = SignatureTriage(
+            assignee=s["assignee"],
+            tasks=tuple(s["tasks"]),
+            mute_until=mute.get("until"),
+            mute_until_escalates=bool(mute.get("until_escalates", False)),
+            mute_version=mute.get("version"),
+        )
+    return out
+
+
+_STATE_SQL = (
+    "SELECT id, at, signature, action, detail FROM audit_log WHERE action IN ("
+    + ",".join(f"'{a}'" for a in _STATE_ACTIONS)
+    + ")"
+)
+
+
+def triage_state(
+    store: Store, signatures: Sequence[str] | None = None, *, at: float | None = None
+) -> dict[str, SignatureTriage]:
+    """Assignee, linked tasks and mute per signature (all when None), as of `at` (default: now)."""
+    when = " AND at <= ?" if at is not None else ""
+    extra: list[Any] = [at] if at is not None else []
+    order = " ORDER BY at, id"
+    rows: list[tuple[Any, ...]] = []
+    if signatures is None:
+        rows = store.query(_STATE_SQL + when + order, extra)
+    else:
+        for chunk in _chunks(sorted(set(signatures))):
+            marks = ",".join("?" * len(chunk))
+            rows += store.query(_STATE_SQL + f" AND signature IN ({marks})" + when + order, [*chunk, *extra])
+        rows.sort(key=lambda r: (float(r[1]), int(r[0])))
+    return _fold(rows)
+
+
+def _state_in(store: Store, cur: Any, signature: str) -> SignatureTriage:
+    """The current state read inside a write transaction (so audit diffs are exact)."""
+    cur.execute(store.sql(_STATE_SQL + " AND signature = ? ORDER BY at, id"), (signature,))
+    return _fold(cur.fetchall()).get(signature, SignatureTriage())
+
+
+def notes(store: Store, signature: str) -> list[AuditEntry]:
+    """Notes on a signature (standalone and those given with reviews), newest first."""
+    return [
+        e
+        for e in audit_log(store, signature=signature, limit=10_000)
+        if e.action == "note-added" or (e.action == "review-added" and e.detail.get("note"))
+    ]
+
+
+def load_effective_reviews(
+    store: Store, version: str, at: float | None, classification: Classification
+) -> dict[str, Review]:
+    """The reviews `decide()` should use for `version` at `at` (see triage.effective_reviews)."""
+    history = review_history(store)
+    if not history:
+        return {}
+    by_sig = {e.signature: e for e in classification.entries}
+
+    def flagged_again(signature: str) -> bool:
+        e = by_sig.get(signature)
+        return e is not None and e.flagged
+
+    def escalated(signature: str) -> bool:
+        e = by_sig.get(signature)
+        return e is not None and (e.has(Label.LOGSPAM) or e.has(Label.REGRESSED))
+
+    state = triage_state(store, list(history), at=at)
+    return effective_reviews(
+        history, version, flagged_again, version_key, at=at, state=state, escalated=escalated
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Coverage
+# --------------------------------------------------------------------------- #
+
+
+def train_flags(
+    store: Store,
+    version: str,
+    *,
+    context: TrainContext | None = None,
+    config: DetectionConfig | None = None,
+) -> TrainFlags:
+    """What `version` flagged just before each of its promotions (and the next train's first).
+
+    Each signature gets the deadline of the first checkpoint that flagged it. Flagged
+    means listed under new, regressed or logspam (the lists that can block).
+    """
+    # Imported here: status.py imports this module to load reviews.
+    from traintriage.status import train_status
+
+    ctx = context or load_train(store)
+    times = sorted({p.at.timestamp() for p in ctx.timeline.promotions(version)})
+    if not times:
+        return TrainFlags(version)
+    deadlines = times[1:]
+    follow = _next_train_start(ctx, version)
+    if follow is not None and follow > times[-1]:
+        deadlines.append(follow)
+    found: dict[str, FlaggedSignature] = {}
+    for deadline in deadlines:
+        decision = train_status(store, version, deadline - 1, config, reviews={}, context=ctx)
+        c = decision.classification
+        for e in (*c.new, *c.regressed, *c.logspam):
+            if e.signature not in found:
+                found[e.signature] = FlaggedSignature(e.signature, e.first_seen, deadline)
+    return TrainFlags(version, tuple(found.values()), tuple(deadlines))
+
+
+def _next_train_start(ctx: TrainContext, version: str) -> float | None:
+    """First promotion of the next newer version: when the train moved on."""
+    newer = sorted((v for v in ctx.timeline.versions() if version_key(v) > version_key(version)), key=version_key)
+    for v in newer:
+        promotions = ctx.timeline.promotions(v)
+        if promotions:
+            return min(p.at.timestamp() for p in promotions)
+    return None
+
+
+def coverage_report(
+    store: Store,
+    version: str | None = None,
+    *,
+    owner_of: Callable[[str], str | None] | None = None,
+    config: DetectionConfig | None = None,
+) -> list[CoverageRow]:
+    """Triage coverage of one train (or every train in the timeline) per team.
+
+    `owner_of` maps a signature to its team (default: everyone "unowned").
+    """
+    ctx = load_train(store)
+    versions = [version] if version else ctx.timeline.versions()
+    flags = [train_flags(store, v, context=ctx, config=config) for v in versions]
+    ids = sorted({f.signature for t in flags for f in t.flagged})
+    history: Mapping[str, list[ReviewRecord]] = review_history(store, ids) if ids else {}
+    return coverage(flags, history, owner_of, version_key)

@@ -1,0 +1,188 @@
+"""The FastAPI application: settings, store pool, middleware, templates, routers.
+
+`create_app(WebSettings(...))` is what `traintriage serve` runs under uvicorn and what the
+tests drive in-process. There is no interactive /docs (FastAPI's loads Swagger UI from a
+CDN, which the CSP forbids); the schema is at /api/v1/openapi.json.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from traintriage import __version__
+from traintriage.detect.config import DetectionConfig
+from traintriage.ingest.timeparse import iso
+from traintriage.store import accounts
+from traintriage.store.db import Store, resolve_url
+from traintriage.web import security
+from traintriage.web.auth import LoginRequired, LoginThrottle, SecurityHeadersMiddleware, SessionMiddleware
+from traintriage.web.integrations import Ownership
+from traintriage.web.sources import DEFAULT_SOURCE_URL, check_template
+
+HERE = Path(__file__).parent
+SESSION_SECRET_KEY = "session_secret"
+
+
+@dataclass
+class WebSettings:
+    db: str | None = None
+    owners: str | None = None
+    source_url: str | None = DEFAULT_SOURCE_URL
+    at: float | None = None  # a fixed "now", for demos and replays
+    secure_cookies: bool = False
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    refresh_seconds: int = 60
+    session_max_age: int = 14 * 86400
+    clock: Callable[[], float] = time.time
+
+    def now(self) -> float:
+        return self.at if self.at is not None else self.clock()
+
+
+class StorePool:
+    """One Store (connection) per concurrent request; idle ones are kept for reuse."""
+
+    def __init__(self, url: str, keep: int = 8) -> None:
+        self.url, self.keep = url, keep
+        self._idle: list[Store] = []
+        self._lock = threading.Lock()
+
+    def acquire(self) -> Store:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return Store(self.url)
+
+    def release(self, store: Store) -> None:
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append(store)
+                return
+        store.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for store in idle:
+            store.close()
+
+
+def templates() -> Jinja2Templates:
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
+    env.globals.update(iso=_iso, app_version=__version__)
+    env.filters["num"] = _num
+    env.filters["pct"] = _pct
+    env.filters["short_time"] = _short_time
+    return Jinja2Templates(env=env)
+
+
+def _iso(value: float | None) -> str:
+    return iso(value) if value is not None else "-"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _short_time(value: str | None) -> str:
+    """2021-01-27T20:10:00Z -> 01-27 20:10."""
+    if not value:
+        return "-"
+    return value[5:16].replace("T", " ")
+
+
+def create_app(settings: WebSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+    if settings.source_url:
+        check_template(settings.source_url)
+    url = resolve_url(settings.db)
+    pool = StorePool(url)
+    store = pool.acquire()
+    try:
+        secret = accounts.setting_or_create(store, SESSION_SECRET_KEY, security.new_secret())
+    finally:
+        pool.release(store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="traintriage",
+        version=__version__,
+        description="Train log triage: signatures per train version, and go/no-go per stage.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.pool = pool
+    app.state.ownership = Ownership(settings.owners)
+    app.state.templates = templates()
+    app.state.throttle = LoginThrottle()
+    app.add_middleware(SessionMiddleware, secret=secret, max_age=settings.session_max_age, secure=settings.secure_cookies)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from traintriage.web import admin, api, pages
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(admin.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        return app.state.templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": exc.status_code, "detail": exc.detail, "user": None, "csrf": request.session.get("csrf")},
+            status_code=exc.status_code,
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return app

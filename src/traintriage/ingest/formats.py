@@ -345,14 +345,16 @@ def _from_ecs(
 
 def _is_mediawiki_shape(doc: _Doc) -> str | None:
     """Return the format name when the document looks like MediaWiki Logstash or ECS."""
+    if doc.mwversion is not None or doc.normalized_message is not None:
+        return "logstash"  # the hot path: MediaWiki's own fields
     ecs = (
         isinstance(doc.labels, _Labels)
         or isinstance(doc.error, _Error)
         or isinstance(doc.service, _Service)
         or isinstance(doc.log, _Log)
     )
-    if doc.normalized_message is not None or doc.mwversion is not None or doc.type == "mediawiki":
-        return "ecs" if ecs and doc.mwversion is None and doc.normalized_message is None else "logstash"
+    if doc.type == "mediawiki":
+        return "ecs" if ecs else "logstash"
     if isinstance(doc.exception, _Exc) and doc.channel is not None:
         return "logstash"
     return "ecs" if ecs else None

@@ -61,6 +61,11 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def ordered(self, items: Any) -> Any:
+        """Rows in key order on PostgreSQL (concurrent writers then lock rows in the same
+        order and cannot deadlock); as they come on SQLite, which has one writer."""
+        return sorted(items) if self.dialect == "postgresql" else items
+
     def sql(self, statement: str) -> str:
         return statement if self.dialect == "sqlite" else statement.replace("?", "%s")
 
@@ -177,7 +182,7 @@ class Store:
     def _write_signatures(self, cur: Any, batch: Batch) -> None:
         rows = []
         totals = batch.signature_totals()
-        for sig, (first, last, events) in sorted(totals.items()):
+        for sig, (first, last, events) in self.ordered(totals.items()):
             info = batch.signatures[sig]
             title = batch.titles.get(sig, info.title)
             rows.append(
@@ -226,7 +231,7 @@ class Store:
                            events = v.events + excluded.events,
                            requests = v.requests + excluded.requests"""
                 ),
-                [(s, v, a[0], a[1], a[2], a[3]) for (s, v), a in sorted(batch.version_totals().items())],
+                [(s, v, a[0], a[1], a[2], a[3]) for (s, v), a in self.ordered(batch.version_totals().items())],
             )
         if batch.cells:
             cur.executemany(
@@ -237,7 +242,7 @@ class Store:
                            events = c.events + excluded.events,
                            requests = c.requests + excluded.requests"""
                 ),
-                [(s, v, w, h, a[0], a[1]) for (s, v, w, h), a in sorted(batch.cells.items())],
+                [(s, v, w, h, a[0], a[1]) for (s, v, w, h), a in self.ordered(batch.cells.items())],
             )
         wv = batch.wiki_versions()
         if wv:
@@ -249,7 +254,7 @@ class Store:
                            last_slot = CASE WHEN excluded.last_slot > w.last_slot THEN excluded.last_slot ELSE w.last_slot END,
                            events = w.events + excluded.events"""
                 ),
-                [(w, v, a[0], a[1], a[2]) for (w, v), a in sorted(wv.items())],
+                [(w, v, a[0], a[1], a[2]) for (w, v), a in self.ordered(wv.items())],
             )
         if batch.buckets:
             cur.executemany(
@@ -257,7 +262,7 @@ class Store:
                     """INSERT INTO error_buckets AS b (version, bucket, events) VALUES (?, ?, ?)
                        ON CONFLICT (version, bucket) DO UPDATE SET events = b.events + excluded.events"""
                 ),
-                [(v, b, n) for (v, b), n in sorted(batch.buckets.items())],
+                [(v, b, n) for (v, b), n in self.ordered(batch.buckets.items())],
             )
         if batch.hosts:
             cur.executemany(
@@ -265,12 +270,12 @@ class Store:
                     """INSERT INTO signature_hosts AS h (signature, version, host, events) VALUES (?, ?, ?, ?)
                        ON CONFLICT (signature, version, host) DO UPDATE SET events = h.events + excluded.events"""
                 ),
-                [(s, v, h, n) for (s, v, h), n in sorted(batch.hosts.items())],
+                [(s, v, h, n) for (s, v, h), n in self.ordered(batch.hosts.items())],
             )
 
     def _refresh_host_summary(self, cur: Any, batch: Batch) -> None:
         """Keep hosts / busiest host per (signature, version) next to its totals for fast reads."""
-        pairs = sorted({(s, v) for (s, v, _h) in batch.hosts})
+        pairs = self.ordered(list({(s, v) for (s, v, _h) in batch.hosts}))
         if not pairs:
             return
         cur.executemany(

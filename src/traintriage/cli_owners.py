@@ -8,6 +8,7 @@ applied and shown), 2 the file or the signature could not be read at all.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +122,12 @@ def _print_teams(rows: list[Any], routings: dict[str, Any], top: int) -> None:
     owned = sorted((t for t in teams if t is not None), key=lambda t: (-len(teams[t]), t))
     total = sum(len(v) for v in teams.values())
     unowned = teams.get(None, [])
-    click.echo(f"\nrouted {total:,} signatures: {total - len(unowned):,} owned by {len(owned)} teams, {len(unowned):,} unowned")
+    click.echo(
+        f"\nrouted {total:,} signatures: {total - len(unowned):,} owned by {len(owned)} teams, {len(unowned):,} unowned"
+    )
     for team in owned:
         sigs = teams[team]
-        projects = sorted({routings[s].project for s in sigs if routings[s].project})
-        tags = "  " + " ".join(f"#{p}" for p in projects) if projects else ""
+        tags = _top_projects([routings[s].project for s in sigs])
         events = sum(info[s][2] for s in sigs)
         click.echo(f"\n{team}{tags}: {len(sigs):,} signatures, {events:,} events")
         for sig in sigs[:top]:
@@ -136,6 +138,14 @@ def _print_teams(rows: list[Any], routings: dict[str, Any], top: int) -> None:
     click.echo(f"\n{UNOWNED}: {len(unowned):,} signatures, {events:,} events")
     for sig in unowned:
         _print_signature(sig, info[sig], None)
+
+
+def _top_projects(projects: list[str | None], shown: int = 3) -> str:
+    """The team's most used project tags, so the header stays one line."""
+    counts = Counter(p for p in projects if p)
+    ranked = [f"#{p}" for p, _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    more = f" +{len(ranked) - shown} more" if len(ranked) > shown else ""
+    return ("  " + " ".join(ranked[:shown]) + more) if ranked else ""
 
 
 def _print_signature(sig: str, info: tuple[str, str, int], matched: str | None) -> None:
@@ -199,7 +209,11 @@ def _print_routing(detail: Any, owners_file: Any, routing: Any) -> None:
         "\ncandidates (throw site, in-app frames, the earliest sample's trace down the stack, "
         "then class, then channel; the first with a team wins):"
     )
+    from traintriage.owners import rule_for
+
     width = min(max((len(what) for what, _ in routing.candidates), default=0), 90)
     for what, team in routing.candidates:
         mark = "=>" if routing.owned and what == routing.matched else "  "
-        click.echo(f"  {mark} {_one_line(what, 90):<{width}}  {team or '(none)'}")
+        rule = rule_for(owners_file, what)
+        why = f"line {rule.line}: {rule.matcher}" if rule else "no rule"
+        click.echo(f"  {mark} {_one_line(what, 90):<{width}}  {team or '-':<24}  ({why})")

@@ -89,7 +89,7 @@ class OwnersFile:
     rules: tuple[OwnerRule, ...]
     errors: tuple[tuple[int, str], ...] = ()
     source: str = "<owners>"
-    _compiled: _Index | None = field(default=None, init=False, repr=False, compare=False)
+    _compiled: RuleIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def error_lines(self) -> list[str]:
         """Errors as `SOURCE:LINE: reason`, the form editors and CI annotate."""
@@ -102,12 +102,13 @@ class OwnersFile:
             out[rule.kind] += 1
         return out
 
-    def index(self) -> _Index:
+    def index(self) -> RuleIndex:
         """Compiled matchers, built once per file (route() is called for hundreds of signatures)."""
-        if self._compiled is None:
-            object.__setattr__(self, "_compiled", _Index(self.rules))
-        assert self._compiled is not None
-        return self._compiled
+        compiled = self._compiled
+        if compiled is None:
+            compiled = RuleIndex(self.rules)
+            object.__setattr__(self, "_compiled", compiled)
+        return compiled
 
 
 def parse_owners(text: str, source: str = "<owners>") -> OwnersFile:
@@ -314,7 +315,7 @@ def owner_path(raw: str) -> str:
     return _DEPLOY_DIR.sub("", normalize_path(raw, default_rules()), count=1)
 
 
-class _Index:
+class RuleIndex:
     """Compiled rules per kind, with a per-path cache (many signatures share deep frames)."""
 
     def __init__(self, rules: Iterable[OwnerRule]) -> None:
@@ -336,6 +337,7 @@ class _Index:
         return None
 
     def path_rule(self, path: str) -> OwnerRule | None:
+        """The deciding path/extension/skin rule for one version-stripped path (cached)."""
         if path in self._paths:
             return self._paths[path]
         if len(self._paths) >= _PATH_CACHE_LIMIT:
@@ -391,6 +393,15 @@ def route(owners: OwnersFile, *, paths: Sequence[str], channel: str, exc_class: 
         return Routing(None, None, None, None, tuple(tried))
     label, rule = winner
     return Routing(rule.owner, rule.project, rule, label, tuple(tried))
+
+
+def rule_for(owners: OwnersFile, candidate: str) -> OwnerRule | None:
+    """The rule deciding one candidate as route() labels it (a path, `class:X` or `channel:Y`)."""
+    index = owners.index()
+    kind, _, subject = candidate.partition(":")
+    if kind in ("class", "channel") and subject:
+        return index.last_match(kind, subject)
+    return index.path_rule(owner_path(candidate))
 
 
 def signature_paths(explanation: list[dict[str, Any]], traces: Sequence[str]) -> list[str]:

@@ -76,7 +76,9 @@ def signatures_by_events(store: Store) -> list[tuple[str, str, str, int]]:
     """(id, title, channel, events) of every signature, most events first: what `owners check` routes."""
     return [
         (str(i), str(t), str(c), int(e))
-        for i, t, c, e in store.query("SELECT id, title, channel, events FROM signatures ORDER BY events DESC, id")
+        for i, t, c, e in store.query(
+            "SELECT id, title, channel, events FROM signatures ORDER BY events DESC, id"
+        )
     ]
 
 

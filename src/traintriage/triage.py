@@ -55,13 +55,18 @@ VERDICTS: tuple[str, ...] = (
 )
 """The verdicts a triager can give (docs/triage.md explains each)."""
 
-CLEARING_VERDICTS: frozenset[str] = frozenset({"not-blocker", "known", "expected", "duplicate-of", "fixed-in"})
+CLEARING_VERDICTS: frozenset[str] = frozenset(
+    {"not-blocker", "known", "expected", "duplicate-of", "fixed-in"}
+)
 """Verdicts after which the signature stops blocking (and which resolve a `blocker`)."""
 
 _TARGETS: Mapping[str, str] = {"duplicate-of": "a signature id", "fixed-in": "a version or change"}
 """Verdicts that need a target, and what the target is."""
 
-_OLD_NAMES: Mapping[str, str] = {"duplicate": "duplicate-of <signature>", "fixed": "fixed-in <version or change>"}
+_OLD_NAMES: Mapping[str, str] = {
+    "duplicate": "duplicate-of <signature>",
+    "fixed": "fixed-in <version or change>",
+}
 
 _SIGNATURE_ID = re.compile(r"^[0-9a-f]{4,64}$")
 _TASK = re.compile(r"^T[1-9][0-9]*$")
@@ -148,6 +153,12 @@ def parse_verdict(text: str) -> tuple[str, str | None]:
 
     Raises ValueError saying what is wrong and what would be right.
     """
+    verdict, target = _split_verdict(text)
+    return verdict, check_target(verdict, target)
+
+
+def _split_verdict(text: str) -> tuple[str, str | None]:
+    """A known verdict name and the raw target after it (not yet checked)."""
     parts = text.split()
     if not parts:
         raise ValueError(f"empty verdict: give one of {', '.join(VERDICTS)}")
@@ -158,8 +169,7 @@ def parse_verdict(text: str) -> tuple[str, str | None]:
         raise ValueError(f"unknown verdict {parts[0]!r}: give one of {', '.join(VERDICTS)}")
     if len(parts) > 2:
         raise ValueError(f"verdict {text.strip()!r}: at most one target after {verdict!r}")
-    target = parts[1] if len(parts) == 2 else None
-    return verdict, check_target(verdict, target)
+    return verdict, parts[1] if len(parts) == 2 else None
 
 
 def check_target(verdict: str, target: str | None) -> str | None:
@@ -212,10 +222,10 @@ def check_review(
     `verdict` may carry its target ('fixed-in 1.36.0-wmf.29'). `known` needs a linked
     task, given now or linked to the signature before (`linked_tasks`).
     """
-    name, inline = parse_verdict(verdict)
-    if inline is not None and target is not None and check_target(name, target) != inline:
+    name, inline = _split_verdict(verdict)
+    if inline is not None and target is not None and inline.strip() != target.strip():
         raise ValueError(f"two different targets: {inline!r} in the verdict and {target!r}")
-    final_target = inline if inline is not None else check_target(name, target)
+    final_target = check_target(name, inline if inline is not None else target)
     clean = tuple(dict.fromkeys(parse_task(t) for t in tasks))
     if name == "known" and not clean and not tuple(linked_tasks):
         raise ValueError("verdict 'known' needs a linked task (e.g. --task T123456)")
@@ -406,9 +416,7 @@ def coverage(
             reviewed, waits, missed = 0, [], []
             for f in flagged:
                 times = [
-                    r.at
-                    for r in history.get(f.signature, ())
-                    if applies(r, train.version, True, version_key)
+                    r.at for r in history.get(f.signature, ()) if applies(r, train.version, True, version_key)
                 ]
                 if times and min(times) <= f.deadline:
                     reviewed += 1

@@ -99,19 +99,27 @@ class Review:
         return self.verdict in NON_BLOCKING_VERDICTS
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """`verdict`, `reviewer`, `at`, `task` always; the other keys only when set."""
+        out: dict[str, Any] = {
             "verdict": self.verdict,
             "reviewer": self.reviewer,
             "at": iso(self.at),
             "task": self.task,
-            "tasks": list(self.tasks),
+        }
+        if len(self.tasks) > 1:
+            out["tasks"] = list(self.tasks)
+        extras = {
             "note": self.note,
             "assignee": self.assignee,
             "target": self.target,
             "version": self.version,
-            "muted": self.muted,
-            "mute_until": iso(self.mute_until) if self.mute_until is not None else None,
         }
+        out.update((k, v) for k, v in extras.items() if v is not None)
+        if self.muted:
+            out["muted"] = True
+            if self.mute_until is not None:
+                out["mute_until"] = iso(self.mute_until)
+        return out
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,9 @@ def _audit(
     store: Store, cur: Any, at: float, actor: str, action: str, signature: str | None, detail: dict[str, Any]
 ) -> None:
     cur.execute(
-        store.sql("INSERT INTO audit_log (id, at, actor, action, signature, detail) VALUES (?, ?, ?, ?, ?, ?)"),
+        store.sql(
+            "INSERT INTO audit_log (id, at, actor, action, signature, detail) VALUES (?, ?, ?, ?, ?, ?)"
+        ),
         (
             _next_id(store, cur, "audit_log"),
             at,
@@ -233,7 +235,9 @@ def add_review(
         current = _state_in(store, cur, signature)
         for task in clean_tasks:
             if task not in current.tasks:
-                _audit(store, cur, at, reviewer, "task-linked", signature, {"task": task, "review": review_id})
+                _audit(
+                    store, cur, at, reviewer, "task-linked", signature, {"task": task, "review": review_id}
+                )
         if assignee is not None and assignee != current.assignee:
             _audit(
                 store,
@@ -398,7 +402,9 @@ def review_history(store: Store, signatures: Sequence[str] | None = None) -> dic
     else:
         for chunk in _chunks(sorted(set(signatures))):
             marks = ",".join("?" * len(chunk))
-            rows += store.query(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE signature IN ({marks})" + order, chunk)
+            rows += store.query(
+                f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE signature IN ({marks})" + order, chunk
+            )
     out: dict[str, list[ReviewRecord]] = defaultdict(list)
     for row in rows:
         record = _record(row)
@@ -415,7 +421,8 @@ def audit_log(store: Store, *, signature: str | None = None, limit: int = 200) -
     limit = max(0, int(limit))
     if signature is None:
         rows = store.query(
-            "SELECT id, at, actor, action, signature, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+            "SELECT id, at, actor, action, signature, detail FROM audit_log ORDER BY id DESC LIMIT ?",
+            (limit,),
         )
     else:
         rows = store.query(
@@ -556,7 +563,9 @@ def train_flags(
 
 def _next_train_start(ctx: TrainContext, version: str) -> float | None:
     """First promotion of the next newer version: when the train moved on."""
-    newer = sorted((v for v in ctx.timeline.versions() if version_key(v) > version_key(version)), key=version_key)
+    newer = sorted(
+        (v for v in ctx.timeline.versions() if version_key(v) > version_key(version)), key=version_key
+    )
     for v in newer:
         promotions = ctx.timeline.promotions(v)
         if promotions:

@@ -25,7 +25,8 @@ demo: install  ## simulate a 4-week train, load it into ./demo/traintriage.db, s
 	$(BIN)/traintriage exposure import --db $(DEMO)/traintriage.db $(DEMO)/exposure.csv
 	$(BIN)/traintriage signatures --db $(DEMO)/traintriage.db --limit 8
 	$(BIN)/traintriage deploys list --db $(DEMO)/traintriage.db
-	$(BIN)/traintriage train status 1.36.0-wmf.28 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z
+	$(BIN)/traintriage owners check examples/OWNERS --db $(DEMO)/traintriage.db --top 2
+	$(BIN)/traintriage train status 1.36.0-wmf.28 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z --owners examples/OWNERS
 	-$(BIN)/traintriage gate --version 1.36.0-wmf.28 --stage group1 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z
 
 lint: install

@@ -252,6 +252,7 @@ TOP_KEYS = [
     "single_host",
     "stopped",
     "exposure",
+    "owners_to_ping",
 ]
 ENTRY_KEYS = [
     "signature",

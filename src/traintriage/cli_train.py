@@ -306,24 +306,51 @@ def train() -> None:
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), help="TOML file with a [detection] table."
 )
+@click.option(
+    "--owners",
+    "owners_path",
+    type=click.Path(dir_okay=False),
+    help="Owners file (default: $TRAINTRIAGE_OWNERS or ./OWNERS).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The stable JSON schema of docs/detection.md.")
 def train_status_cmd(
-    version: str, at: str | None, db: str | None, config_path: str | None, as_json: bool
+    version: str,
+    at: str | None,
+    db: str | None,
+    config_path: str | None,
+    owners_path: str | None,
+    as_json: bool,
 ) -> None:
     """Stage reached, next step, verdict, the rule that decided it and the evidence."""
     from traintriage.status import train_status
 
     when = _parse_at(at)
     config = _load_config(config_path)
+    owners = _load_owners_file(owners_path)
     store = _open_store(db)
     try:
-        decision = train_status(store, version, when, config)
+        decision = train_status(store, version, when, config, owners=owners)
     finally:
         store.close()
     if as_json:
         _dump(decision.to_dict())
         return
     _print_decision(decision)
+
+
+def _load_owners_file(path: str | None) -> Any:
+    """An explicit --owners file must load; without it, the default file is used if present."""
+    if path is None:
+        return True
+    from traintriage.owners import OwnersError, load_owners
+
+    try:
+        owners = load_owners(path)
+    except OwnersError as err:
+        _fail(str(err), 2)
+    for line in owners.error_lines():
+        click.echo(line, err=True)
+    return owners
 
 
 def _print_decision(decision: Any) -> None:
@@ -344,13 +371,18 @@ def _print_decision(decision: Any) -> None:
             counts = " ".join(
                 f"{g}:{c['candidate_requests']}/{c['baseline_requests']}" for g, c in e["counts"].items()
             )
-            review = e["review"]["verdict"] if e.get("review") else "untriaged"
+            review = (
+                f"{e['review']['verdict']} by {e['review']['reviewer']}" if e.get("review") else "untriaged"
+            )
+            owner = (e.get("owner") or {}).get("team") or "unowned"
             click.echo(f"  {e['signature']}  [{e['channel']}] {_clip(e['title'], 80)}")
             click.echo(
-                f"  {'':16}  requests {counts}  wikis {e['wikis']}  first seen {e['first_seen']}  {review}"
+                f"  {'':16}  requests {counts}  wikis {e['wikis']}  first seen {e['first_seen']}  {owner}  {review}"
             )
         if len(entries) > 15:
             click.echo(f"  ... {len(entries) - 15} more (use --json)")
+    if d.get("owners_to_ping"):
+        click.echo("\nping: " + ", ".join(d["owners_to_ping"]))
 
 
 def _clip(text: str, width: int) -> str:

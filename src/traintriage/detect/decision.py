@@ -159,6 +159,9 @@ class Decision:
     reviews: Mapping[str, Review] = field(default_factory=dict)
     blocking: frozenset[str] = frozenset()  # signatures behind a non-go verdict's fired rules
     owners_to_ping: tuple[str, ...] = ()
+    owners: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict
+    )  # signature -> {team, project, matched}
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON of `train status --json` (schema in docs/detection.md)."""
@@ -179,6 +182,7 @@ class Decision:
             "single_host": [self._entry(e) for e in c.single_host],
             "stopped": [self._entry(e) for e in c.stopped],
             "exposure": _exposure_dict(c),
+            "owners_to_ping": list(self.owners_to_ping),
         }
 
     def _entry(self, e: Entry) -> dict[str, Any]:
@@ -222,7 +226,7 @@ class Decision:
             "excess": _num(e.excess),
             "method": e.method,
             "reason": e.reason,
-            "owner": None,
+            "owner": dict(self.owners[e.signature]) if e.signature in self.owners else None,
             "review": review.to_dict() if review is not None else None,
         }
 

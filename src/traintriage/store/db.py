@@ -121,9 +121,10 @@ class Store:
             raise StoreError(
                 f"database schema version {current} is newer than this traintriage ({latest}); upgrade traintriage"
             )
+        applied = {int(r[0]) for r in self.query("SELECT version FROM schema_migrations")}
         for migration in MIGRATIONS:
-            if migration.version <= current:
-                continue
+            if migration.version in applied:
+                continue  # any missing one is applied, not only those above the highest
             with self.transaction() as cur:
                 if self.dialect == "postgresql":
                     cur.execute("SELECT pg_advisory_xact_lock(7326915)")

@@ -44,6 +44,12 @@ def test_slow_path_gives_the_same_tokens(case: dict[str, str]) -> None:
     assert mask_text(case["in"] + "\n") == mask_text(case["in"]) + "\n"
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.get("note", c["in"])[:60] for c in CASES])
+def test_non_ascii_path_gives_the_same_tokens(case: dict[str, str]) -> None:
+    # A trailing non-ASCII word moves an ASCII text to the str (regex search) path.
+    assert mask_text(case["in"] + " café") == mask_text(case["in"]) + " café"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -6,13 +6,13 @@ different requests and train versions yields the same template. The rules, and
 what each may get wrong, are data in ``rules/masking.toml``.
 
 Why token-first: one alternation of every value pattern run over the whole
-message costs 10-20 us per event (style.md 3.4). Here a text with no digit,
-"@" or "://" is returned after a few substring tests; otherwise it is split on
-spaces, words are skipped with ``str.isalpha``, and only the tokens that have a
-digit, "@" or "://" are matched, once, against one anchored alternation of the
-token rules. A few shapes that dominate real logs (integers, decimals, IPv4,
-times) are recognised with string methods first; ``fast paths`` in the tests
-check that they give what the rules give.
+message costs 10-20 us per event (style.md 3.4). Here one C-level translate
+marks the characters a value needs (digits, "@"; "://" is looked up), so a
+text without them costs a few substring tests, and only the space-separated
+tokens that hold one are looked at. Such a token first goes through string-method
+fast paths for the shapes that dominate real logs (integers, decimals, IPv4,
+times, UUIDs, file:line, plain ids), then through one anchored alternation of
+the token rules. Tests check that the fast paths give what the rules give.
 
 The functions are pure and deterministic and keep no cache: callers that see
 the same message many times cache the result themselves.
@@ -341,7 +341,12 @@ def _fast_path(core: str) -> str | None:
             # file:line, host:port, key:count; no rule takes "word:123" whole
             return (name if _NO_DIGIT(name) else _mask_piece(name)) + ":<num>"
         return None
-    if len(core) != 24 and _ID_CHARS(core) and ("_" in core or "-" in core or "." in core) and _DIGIT_RUN(core):
+    if (
+        len(core) != 24
+        and _ID_CHARS(core)
+        and ("_" in core or "-" in core or "." in core)
+        and _DIGIT_RUN(core)
+    ):
         return _FALLBACK  # blk_-1608..., job_1445144423722_0020, part-00318: no rule takes these
     return None
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traintriage.grouping.drain import TemplateMiner
-from traintriage.grouping.mask import mask_text, mask_tokens
+from traintriage.grouping.mask import mask_text
 from traintriage.grouping.rules import GroupingRules, default_rules
 from traintriage.grouping.stacktrace import throw_site, top_in_app_frames
 from traintriage.model import Event
@@ -229,7 +229,7 @@ class Grouper:
         info = self._templates.get(channel + "\x1f" + masked)
         if info is not None:
             return info
-        tokens = mask_tokens(message)
+        tokens = masked.split()  # = mask_tokens(message), without masking twice
         scope = channel or "-"
         miner = self.miners.get(scope)
         if miner is None:

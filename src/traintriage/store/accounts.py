@@ -237,7 +237,9 @@ def get_setting(store: Store, key: str) -> str | None:
 
 def setting_or_create(store: Store, key: str, value: str) -> str:
     """The stored value of `key`; stores `value` first if there is none (first writer wins)."""
-    store.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))
+    store.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value)
+    )
     stored = get_setting(store, key)
     assert stored is not None
     return stored

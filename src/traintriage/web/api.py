@@ -10,13 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from traintriage.store.reads import NotFound, resolve_signature
 from traintriage.web import actions, views
-from traintriage.web.auth import Principal, csrf_for_session, get_env, principal_from_token, require
+from traintriage.web.auth import (
+    Deployer,
+    EnvDep,
+    Reader,
+    Reviewer,
+    csrf_for_session,
+    principal_from_token,
+)
 from traintriage.web.views import Env
 
 router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(csrf_for_session)])
@@ -56,44 +63,40 @@ def full_id(env: Env, sig: str) -> str:
 
 
 @router.get("/me", summary="The caller: user, role, team, scopes")
-def me(principal: Principal = Depends(require("read"))) -> dict[str, Any]:
+def me(principal: Reader) -> dict[str, Any]:
     return principal.to_dict()
 
 
 @router.get("/trains", summary="Every train with its state; live ones first")
-def trains(
-    at: str | None = None, env: Env = Depends(get_env), _: Principal = Depends(require("read"))
-) -> dict[str, Any]:
+def trains(at: str | None = None, *, env: EnvDep, _: Reader) -> dict[str, Any]:
     return views.trains(env, parse_at(env, at))
 
 
 @router.get("/trains/{version}", summary="One train: stages, promotions, rollbacks, steps, state")
-def train(
-    version: str, at: str | None = None, env: Env = Depends(get_env), _: Principal = Depends(require("read"))
-) -> dict[str, Any]:
+def train(version: str, at: str | None = None, *, env: EnvDep, _: Reader) -> dict[str, Any]:
     if version not in views.known_versions(env):
         raise HTTPException(404, f"no train {version!r}")
     return views.train_history(env, version, parse_at(env, at))
 
 
 @router.get("/trains/{version}/status", summary="The decision (docs/detection.md schema)")
-def train_status(
-    version: str, at: str | None = None, env: Env = Depends(get_env), _: Principal = Depends(require("read"))
-) -> dict[str, Any]:
+def train_status(version: str, at: str | None = None, *, env: EnvDep, _: Reader) -> dict[str, Any]:
     return views.decision_dict(env, views.decision(env, version, parse_at(env, at)))
 
 
-@router.get("/trains/{version}/overview", summary="The train page: verdict, blockers, untriaged by team, changes")
-def train_overview(
-    version: str, at: str | None = None, env: Env = Depends(get_env), _: Principal = Depends(require("read"))
-) -> dict[str, Any]:
+@router.get(
+    "/trains/{version}/overview", summary="The train page: verdict, blockers, untriaged by team, changes"
+)
+def train_overview(version: str, at: str | None = None, *, env: EnvDep, _: Reader) -> dict[str, Any]:
     return views.train_page(env, version, parse_at(env, at))
 
 
 # --- gate ----------------------------------------------------------------------------------
 
 
-def _gate_response(env: Env, version: str, stage: str | None, window: str, at: str | None, always_200: bool) -> JSONResponse:
+def _gate_response(
+    env: Env, version: str, stage: str | None, window: str, at: str | None, always_200: bool
+) -> JSONResponse:
     try:
         result, status = views.gate_result(env, version, stage, parse_at(env, at), parse_window(window))
     except ValueError as err:
@@ -111,16 +114,24 @@ def _gate_response(env: Env, version: str, stage: str | None, window: str, at: s
 @router.get(
     "/gate",
     summary="Stage gate: 200 go, 409 no-go/hold/rollback, 503 inconclusive",
-    responses={409: {"description": "no-go, hold or rollback"}, 503: {"description": "inconclusive: ask again"}},
+    responses={
+        409: {"description": "no-go, hold or rollback"},
+        503: {"description": "inconclusive: ask again"},
+    },
 )
 def gate_get(
     version: str,
-    stage: str | None = Query(None, description="testwikis, group0, group1 or group2 (default: the next stage)"),
+    stage: str | None = Query(
+        None, description="testwikis, group0, group1 or group2 (default: the next stage)"
+    ),
     window: str = Query("20s", description="absolute-check window (scap: 20s)"),
     at: str | None = None,
-    always_200: bool = Query(False, description="answer 200 whatever the verdict (Argo Rollouts web metrics)"),
-    env: Env = Depends(get_env),
-    _: Principal = Depends(require("read")),
+    always_200: bool = Query(
+        False, description="answer 200 whatever the verdict (Argo Rollouts web metrics)"
+    ),
+    *,
+    env: EnvDep,
+    _: Reader,
 ) -> JSONResponse:
     return _gate_response(env, version, stage, window, at, always_200)
 
@@ -135,7 +146,7 @@ class FlaggerPayload(BaseModel):
 
 
 @router.post("/gate", summary="Stage gate as a Flagger webhook (metadata: version, stage, window, token)")
-def gate_post(request: Request, payload: FlaggerPayload = Body(...), env: Env = Depends(get_env)) -> JSONResponse:
+def gate_post(request: Request, payload: FlaggerPayload, env: EnvDep) -> JSONResponse:
     meta = payload.metadata
     principal = None
     if request.headers.get("authorization"):
@@ -163,8 +174,9 @@ def queue(
     version: str | None = None,
     team: str | None = None,
     at: str | None = None,
-    env: Env = Depends(get_env),
-    principal: Principal = Depends(require("read")),
+    *,
+    env: EnvDep,
+    principal: Reader,
 ) -> dict[str, Any]:
     when = parse_at(env, at)
     version = version or views.default_version(env, when)
@@ -182,14 +194,15 @@ def signatures(
     channel: str | None = None,
     verdict: str | None = None,
     limit: int = Query(100, ge=1, le=500),
-    env: Env = Depends(get_env),
-    _: Principal = Depends(require("read")),
+    *,
+    env: EnvDep,
+    _: Reader,
 ) -> dict[str, Any]:
     return views.search(env, views.Filters(q, version, group, team, channel, verdict, limit))
 
 
 @router.get("/signatures/{sig}", summary="One signature: explanation, counts, samples, reviews, audit")
-def signature(sig: str, env: Env = Depends(get_env), _: Principal = Depends(require("read"))) -> dict[str, Any]:
+def signature(sig: str, env: EnvDep, _: Reader) -> dict[str, Any]:
     data = views.signature_page(env, full_id(env, sig))
     for sample in data["samples"]:
         sample.pop("trace_lines", None)
@@ -197,7 +210,7 @@ def signature(sig: str, env: Env = Depends(get_env), _: Principal = Depends(requ
 
 
 @router.get("/signatures/{sig}/reviews", summary="Review history of a signature")
-def reviews(sig: str, env: Env = Depends(get_env), _: Principal = Depends(require("read"))) -> list[dict[str, Any]]:
+def reviews(sig: str, env: EnvDep, _: Reader) -> list[dict[str, Any]]:
     sig = full_id(env, sig)
     return views.review_history(env, [sig]).get(sig, [])
 
@@ -213,9 +226,7 @@ class ReviewIn(BaseModel):
 
 
 @router.post("/signatures/{sig}/reviews", status_code=201, summary="Record a review verdict")
-def post_review(
-    sig: str, body: ReviewIn, env: Env = Depends(get_env), principal: Principal = Depends(require("review"))
-) -> dict[str, Any]:
+def post_review(sig: str, body: ReviewIn, env: EnvDep, principal: Reviewer) -> dict[str, Any]:
     sig = full_id(env, sig)
     mute = parse_at(env, body.mute_until) if body.mute_until else None
     return actions.review(
@@ -236,15 +247,20 @@ def post_review(
 def audit(
     signature: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    env: Env = Depends(get_env),
-    _: Principal = Depends(require("read")),
+    *,
+    env: EnvDep,
+    _: Reader,
 ) -> list[dict[str, Any]]:
     return views.audit(env, full_id(env, signature) if signature else None, limit)
 
 
 @router.get("/coverage", summary="Triage and ownership coverage of a train's flagged signatures")
 def coverage(
-    version: str | None = None, at: str | None = None, env: Env = Depends(get_env), _: Principal = Depends(require("read"))
+    version: str | None = None,
+    at: str | None = None,
+    *,
+    env: EnvDep,
+    _: Reader,
 ) -> dict[str, Any]:
     when = parse_at(env, at)
     version = version or views.default_version(env, when)
@@ -264,8 +280,8 @@ class DeployIn(BaseModel):
 
 
 @router.post("/deploys", status_code=201, summary="Record a deployment step (deploy tools; deployer role)")
-def post_deploy(
-    body: DeployIn, env: Env = Depends(get_env), principal: Principal = Depends(require("ingest"))
-) -> dict[str, Any]:
+def post_deploy(body: DeployIn, env: EnvDep, principal: Deployer) -> dict[str, Any]:
     when = parse_at(env, body.at)
-    return actions.record_deploy(env, body.version, body.group, datetime.fromtimestamp(when, UTC), body.actor or principal.name)
+    return actions.record_deploy(
+        env, body.version, body.group, datetime.fromtimestamp(when, UTC), body.actor or principal.name
+    )

@@ -8,10 +8,9 @@ CDN, which the CSP forbids); the schema is at /api/v1/openapi.json.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,7 +146,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.ownership = Ownership(settings.owners)
     app.state.templates = templates()
     app.state.throttle = LoginThrottle()
-    app.add_middleware(SessionMiddleware, secret=secret, max_age=settings.session_max_age, secure=settings.secure_cookies)
+    app.add_middleware(
+        SessionMiddleware, secret=secret, max_age=settings.session_max_age, secure=settings.secure_cookies
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
@@ -172,7 +173,12 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         return app.state.templates.TemplateResponse(
             request,
             "error.html",
-            {"status": exc.status_code, "detail": exc.detail, "user": None, "csrf": request.session.get("csrf")},
+            {
+                "status": exc.status_code,
+                "detail": exc.detail,
+                "user": None,
+                "csrf": request.session.get("csrf"),
+            },
             status_code=exc.status_code,
             headers=headers,
         )

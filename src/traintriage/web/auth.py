@@ -15,7 +15,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import FormData, MutableHeaders
@@ -102,7 +102,9 @@ class SessionMiddleware:
                     value = security.sign_session(self.secret, session)
                     headers.append("Set-Cookie", f"{SESSION_COOKIE}={value}{flags}")
                 elif had_cookie:
-                    headers.append("Set-Cookie", f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+                    headers.append(
+                        "Set-Cookie", f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+                    )
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -168,7 +170,7 @@ def principal_from_token(env: Env, token: str) -> Principal | None:
     return Principal(found.owner, scopes, "token", found.id)
 
 
-def get_principal(request: Request, env: Env = Depends(get_env)) -> Principal | None:
+def get_principal(request: Request, env: Annotated[Env, Depends(get_env)]) -> Principal | None:
     """The token's or the session's user, or None (anonymous)."""
     token = _bearer(request)
     if token is not None:
@@ -181,7 +183,11 @@ def get_principal(request: Request, env: Env = Depends(get_env)) -> Principal | 
     if not name:
         return None
     user = accounts.get_user(env.store, str(name))
-    if user is None or user.disabled or session.get("pwf") != security.password_fingerprint(user.password_hash):
+    if (
+        user is None
+        or user.disabled
+        or session.get("pwf") != security.password_fingerprint(user.password_hash)
+    ):
         session.pop("user", None)
         return None
     return Principal(user, security.allowed_scopes(user.role), "session")
@@ -194,7 +200,9 @@ def _is_api(request: Request) -> bool:
 def require(scope: str) -> Any:
     """Dependency: a principal with `scope` (401 if anonymous, 403 if not allowed)."""
 
-    def dependency(request: Request, principal: Principal | None = Depends(get_principal)) -> Principal:
+    def dependency(
+        request: Request, principal: Annotated[Principal | None, Depends(get_principal)]
+    ) -> Principal:
         if principal is None:
             if _is_api(request):
                 raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
@@ -262,3 +270,13 @@ class LoginThrottle:
     def reset(self, *keys: str) -> None:
         for key in keys:
             self.failures.pop(key, None)
+
+
+# Parameter types for the routes (FastAPI dependencies as Annotated aliases).
+EnvDep = Annotated[Env, Depends(get_env)]
+MaybePrincipal = Annotated[Principal | None, Depends(get_principal)]
+Reader = Annotated[Principal, Depends(require("read"))]
+Reviewer = Annotated[Principal, Depends(require("review"))]
+Deployer = Annotated[Principal, Depends(require("ingest"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+CsrfForm = Annotated[FormData, Depends(csrf_form)]

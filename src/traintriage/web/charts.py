@@ -57,7 +57,9 @@ def counts_chart(hours: list[dict[str, Any]], *, width: int = 860, height: int =
     for i in range(5):
         y = upper + h - h * i / 4
         out.append(f'<line class="grid" x1="{left}" x2="{left + w}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{top * i / 4:g}</text>')
+        out.append(
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{top * i / 4:g}</text>'
+        )
     span = t1 - t0
     for i in range(6):
         t = t0 + span * i / 5
@@ -83,7 +85,9 @@ def counts_chart(hours: list[dict[str, Any]], *, width: int = 860, height: int =
         ly = height - 8 - 0 * (n // 4)
         out.append(f'<rect class="swatch {cls}" x="{lx}" y="{ly - 9}" width="10" height="10"/>')
         total = sum(points.values())
-        out.append(f'<text class="legend" x="{lx + 14}" y="{ly}">{escape(version or "(none)")} · {total:,}</text>')
+        out.append(
+            f'<text class="legend" x="{lx + 14}" y="{ly}">{escape(version or "(none)")} · {total:,}</text>'
+        )
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -171,7 +175,9 @@ def bars(rows: list[tuple[str, int]], *, width: int = 420) -> Markup:
         out.append(
             f'<text class="axis" x="{label_w - 6}" y="{y + 13}" text-anchor="end">{escape(label[:24])}</text>'
         )
-        out.append(f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{max(bw, 1):.1f}" height="13" rx="2"/>')
+        out.append(
+            f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{max(bw, 1):.1f}" height="13" rx="2"/>'
+        )
         out.append(f'<text class="axis" x="{label_w + bw + 6:.1f}" y="{y + 13}">{n:,}</text>')
     out.append("</svg>")
     return Markup("".join(out))

@@ -38,15 +38,8 @@ def verdicts() -> tuple[str, ...]:
     return tuple(found) if found else FALLBACK_VERDICTS
 
 
-def parse_verdict(text: str) -> str:
-    """A verdict from user input (raises ValueError when it is none)."""
-    mod = triage()
-    if mod is not None and hasattr(mod, "parse_verdict"):
-        return str(mod.parse_verdict(text))
-    value = text.strip().lower().replace("_", "-").replace(" ", "-")
-    if value not in FALLBACK_VERDICTS:
-        raise ValueError(f"unknown verdict {text!r} (one of {', '.join(FALLBACK_VERDICTS)})")
-    return value
+NEEDS_TARGET = ("duplicate-of", "fixed-in")
+"""Verdicts that take a target (a signature id, a version or change)."""
 
 
 def as_dict(record: Any) -> dict[str, Any]:
@@ -100,17 +93,9 @@ class Ownership:
         return dict(mod.route_many(store, self.rules, ids))
 
     def teams(self) -> list[str]:
-        """Every team the rules name (for the team menu)."""
-        rules = self.rules
-        if rules is None:
-            return []
-        for attr in ("teams", "team_names"):
-            value = getattr(rules, attr, None)
-            if callable(value):
-                value = value()
-            if value:
-                return sorted({str(t) for t in value})
-        return []
+        """Every team the rules name (for the team menus)."""
+        rules = getattr(self.rules, "rules", None) or ()
+        return sorted({str(r.owner) for r in rules if getattr(r, "owner", None)})
 
 
 def team_of(routing: Any) -> str | None:

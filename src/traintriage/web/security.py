@@ -53,9 +53,7 @@ def hash_password(password: str) -> str:
     if not password:
         raise ValueError("empty password")
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
@@ -132,7 +130,9 @@ def sign_session(secret: str, data: dict[str, Any], now: float | None = None) ->
     return f"{payload}.{_b64(mac)}"
 
 
-def unsign_session(secret: str, cookie: str, max_age: float, now: float | None = None) -> dict[str, Any] | None:
+def unsign_session(
+    secret: str, cookie: str, max_age: float, now: float | None = None
+) -> dict[str, Any] | None:
     """The session data of a cookie, or None if it is forged, malformed or too old."""
     try:
         payload, mac = cookie.split(".", 1)

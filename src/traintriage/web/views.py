@@ -78,7 +78,7 @@ def trains(env: Env, at: float) -> dict[str, Any]:
         state = timeline.train_state(version, at).to_dict()
         stats = timeline.stats(version).to_dict() if timeline.versions() else {}
         out.append({"version": version, "live": version in live, "state": state, "stats": stats})
-    out.sort(key=lambda t: (not t["live"], [-x for x in _key_ints(t["version"])]))
+    out.sort(key=lambda t: (not t["live"], [-x for x in _key_ints(str(t["version"]))]))
     return {"at": iso(at), "live": live, "trains": out}
 
 
@@ -90,6 +90,17 @@ def train_history(env: Env, version: str, at: float) -> dict[str, Any]:
     """Timeline of one train: stages, promotions, rollbacks, steps, and its state at `at`."""
     timeline = env.train.timeline
     explain = timeline.explain(version)
+    stamp = iso(at)  # ISO 8601 UTC strings of one format compare like times: keep what was known at `at`
+    for stage in explain["stages"]:
+        stage["promotions"] = [p for p in stage["promotions"] if p <= stamp]
+        if stage["landed"] and stage["landed"] > stamp:
+            stage["landed"] = stage["promotions"][-1] if stage["promotions"] else None
+            stage["delay_days"] = None
+    explain["rollback_events"] = [r for r in explain["rollback_events"] if r["at"] <= stamp]
+    for r in explain["rollback_events"]:
+        if r["restored_at"] and r["restored_at"] > stamp:
+            r["restored_at"] = None
+    explain["steps"] = [s for s in explain["steps"] if s["at"] <= stamp]
     explain["state"] = timeline.train_state(version, at).to_dict()
     return explain
 
@@ -139,7 +150,10 @@ def train_page(env: Env, version: str, at: float) -> dict[str, Any]:
     changed = [
         e
         for e in entries
-        if since is not None and e["first_seen"] and _ts(e["first_seen"]) >= since and "fixed" not in e["labels"]
+        if since is not None
+        and e["first_seen"]
+        and _ts(e["first_seen"]) >= since
+        and "fixed" not in e["labels"]
     ]
     return {
         "version": version,
@@ -348,7 +362,26 @@ def coverage(env: Env, version: str, at: float) -> dict[str, Any]:
         "triaged_share": round(triaged / total, 4) if total else None,
         "ownership_rules": env.ownership.path if env.ownership.available else None,
         "teams": dict(sorted(teams.items())),
+        "before_promotion": _coverage_report(env, version),
     }
+
+
+def _coverage_report(env: Env, version: str) -> list[dict[str, Any]]:
+    """The triage record's own coverage: reviewed before the next promotion, per team."""
+    mod = integrations.reviews()
+    if mod is None or not hasattr(mod, "coverage_report"):
+        return []
+    flagged = [e.signature for e in decision(env, version, env.now).classification.entries]
+    routes = env.ownership.route(env.store, flagged)
+
+    def owner_of(signature: str) -> str | None:
+        found = routes.get(signature)
+        if found is None and env.ownership.available:
+            found = env.ownership.route(env.store, [signature]).get(signature)
+        return team_of(found)
+
+    rows = mod.coverage_report(env.store, version, owner_of=owner_of, config=env.config)
+    return [integrations.as_dict(r) for r in rows]
 
 
 def newest(env: Env) -> float | None:

@@ -1,0 +1,136 @@
+"""What users change through the pages and the API: reviews, deploy steps, accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import HTTPException
+
+from traintriage.store import accounts
+from traintriage.store.accounts import AccountError
+from traintriage.web import integrations, security
+from traintriage.web.auth import Principal
+from traintriage.web.views import Env
+
+
+def review(
+    env: Env,
+    signature: str,
+    principal: Principal,
+    *,
+    verdict: str,
+    version: str | None = None,
+    task: str | None = None,
+    note: str | None = None,
+    assignee: str | None = None,
+    target: str | None = None,
+    mute_until: float | None = None,
+) -> dict[str, Any]:
+    """Record a verdict (and optional task, note, assignee) as the principal.
+
+    The triage record validates it (known needs a task, duplicate-of and fixed-in a target);
+    its message comes back as a 422.
+    """
+    mod = integrations.reviews()
+    if mod is None:
+        raise HTTPException(503, "reviews are not available in this installation yet")
+    tasks = tuple(t for t in (task or "").replace(",", " ").split() if t)
+    try:
+        record = mod.add_review(
+            env.store,
+            signature=signature,
+            verdict=verdict.strip(),
+            reviewer=principal.name,
+            version=version or None,
+            target=target or None,
+            assignee=assignee or None,
+            note=(note or "").strip() or None,
+            tasks=tasks,
+            mute_until=mute_until,
+            at=env.now,  # the app's clock: a replay (serve --at) records its reviews in the replay
+        )
+    except ValueError as err:
+        raise HTTPException(422, str(err)) from None
+    return integrations.as_dict(record)
+
+
+def record_deploy(env: Env, version: str, group: str, when: datetime, actor: str) -> dict[str, Any]:
+    """Record that `group` now runs `version` (as `traintriage deploy record` does)."""
+    from traintriage.store.trains import save_deploy_steps
+    from traintriage.train.deploylog import DeployStep, parse_message
+
+    message = f"{group} wikis to {version}" if group != "all" else f"all wikis to {version}"
+    try:
+        groups, target, kind = parse_message(message)
+    except ValueError as err:
+        raise HTTPException(422, f"cannot record {message!r}: {err}") from None
+    step = DeployStep(
+        at=when, groups=groups, version=target, actor=actor, kind=kind, message=message, source="web", line=0
+    )
+    added = save_deploy_steps(env.store, [step])
+    return {
+        "message": message,
+        "at": when.isoformat().replace("+00:00", "Z"),
+        "actor": actor,
+        "new": bool(added),
+    }
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+def add_user(env: Env, name: str, role: str, password: str | None, team: str | None) -> dict[str, Any]:
+    try:
+        hashed = security.hash_password(password) if password else None
+        return accounts.create_user(env.store, name, role, hashed, team or None).to_dict()
+    except (AccountError, ValueError) as err:
+        raise HTTPException(422, str(err)) from None
+
+
+def update_user(
+    env: Env,
+    name: str,
+    *,
+    role: str | None = None,
+    team: str | None = None,
+    password: str | None = None,
+    disabled: bool | None = None,
+) -> dict[str, Any]:
+    try:
+        if role:
+            accounts.set_role(env.store, name, role)
+        if team is not None:
+            accounts.set_team(env.store, name, team.strip() or None)
+        if password:
+            accounts.set_password(env.store, name, security.hash_password(password))
+        if disabled is not None:
+            accounts.set_disabled(env.store, name, disabled)
+    except AccountError as err:
+        raise HTTPException(404 if "no user" in str(err) else 422, str(err)) from None
+    user = accounts.get_user(env.store, name)
+    assert user is not None
+    return user.to_dict()
+
+
+def create_token(env: Env, user: accounts.User, scopes: list[str], label: str) -> dict[str, Any]:
+    """A new token for `user`; scopes beyond the user's role are refused. The token is shown once."""
+    wanted = tuple(dict.fromkeys(s.strip() for s in scopes if s.strip()))
+    allowed = security.allowed_scopes(user.role)
+    too_much = [s for s in wanted if s not in allowed]
+    if too_much:
+        raise HTTPException(403, f"a {user.role} cannot hold the scope(s) {', '.join(too_much)}")
+    token, token_id, prefix, digest = security.new_token()
+    try:
+        stored = accounts.create_token(
+            env.store,
+            token_id=token_id,
+            user=user.name,
+            digest=digest,
+            prefix=prefix,
+            scopes=wanted,
+            label=label,
+        )
+    except AccountError as err:
+        raise HTTPException(422, str(err)) from None
+    return {**stored.to_dict(), "token": token}

@@ -30,8 +30,8 @@ demo: install  ## simulate a 4-week train, load it into ./demo/traintriage.db, s
 	-$(BIN)/traintriage gate --version 1.36.0-wmf.28 --stage group1 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 types: install
 	$(BIN)/mypy

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traintriage.detect.classify import Entry, classify
-from traintriage.owners import OwnersFile, default_owners_path, load_owners
-from traintriage.store.owner_reads import route_many
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
+from traintriage.owners import OwnersFile, default_owners_path, load_owners
 from traintriage.store.db import Store
+from traintriage.store.owner_reads import route_many
 from traintriage.store.reviews import load_effective_reviews
 from traintriage.store.snapshot import (
     TrainContext,

@@ -232,7 +232,10 @@ class Store:
                            events = v.events + excluded.events,
                            requests = v.requests + excluded.requests"""
                 ),
-                [(s, v, a[0], a[1], a[2], a[3]) for (s, v), a in self.ordered(batch.version_totals().items())],
+                [
+                    (s, v, a[0], a[1], a[2], a[3])
+                    for (s, v), a in self.ordered(batch.version_totals().items())
+                ],
             )
         if batch.cells:
             cur.executemany(

@@ -371,6 +371,11 @@ class LineReader:
         """Parse one line; raise LineError with a human reason when it can't be read."""
         if len(line) > self.max_line_bytes:
             raise LineError(f"line too long ({len(line)} bytes > limit {self.max_line_bytes})")
+        if line[:1] == b"{":
+            # The hot path: no copy of the line. A NUL byte cannot occur in valid JSON
+            # (raw control characters are rejected by the decoder), so binary junk that
+            # happens to start with "{" still fails below, with the decoder's reason.
+            return self._read_json(line, "json")
         if b"\x00" in line:
             raise LineError("binary data (NUL byte)")
         stripped = line.strip()

@@ -126,11 +126,11 @@ def fill(store: Store, n_sigs: int, n_events: int, seed: int) -> dict[str, int]:
                 ts = rng.uniform(lo, hi)
                 n = max(1, share // cells)
                 key = (sig, v, wiki, int(ts // SLOT_SECONDS))
-                c = batch.cells.setdefault(key, [0, 0])
+                c = batch.cells.setdefault(key, [0, 0, ts, ts])
                 c[0] += n
                 c[1] += max(1, n * 2 // 3)
-                vv = batch.versions.setdefault((sig, v), [ts, ts, 0])
-                vv[0], vv[1] = min(vv[0], ts), max(vv[1], ts)
+                c[2], c[3] = min(c[2], ts), max(c[3], ts)
+                batch.versions.setdefault((sig, v), 0)
                 hkey = (sig, v, f"mw{1250 + rng.randrange(200)}")
                 batch.hosts[hkey] = batch.hosts.get(hkey, 0) + n
                 batch.events += n

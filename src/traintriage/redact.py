@@ -70,11 +70,9 @@ def redact_url(url: str) -> str:
 
 
 def redact_trace(trace: str) -> str:
-    """Keep a redacted trace; drop it when it still carries quoted argument values."""
-    lines = []
-    for line in trace.splitlines():
-        if _TRACE_UNSAFE.search(line.replace("eval()'d", "")):
-            lines.append("(REDACTED)")
-        else:
-            lines.append(redact_text(line))
-    return "\n".join(lines)
+    """Keep a redacted trace; drop lines that still carry quoted argument values."""
+    lines = [
+        "(REDACTED)" if _TRACE_UNSAFE.search(line.replace("eval()'d", "")) else line
+        for line in trace.splitlines()
+    ]
+    return redact_text("\n".join(lines))  # one pass over the whole text, not one per line

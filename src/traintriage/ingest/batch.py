@@ -40,12 +40,11 @@ class Batch:
     """
 
     signatures: dict[str, SignatureInfo] = field(default_factory=dict)
-    versions: dict[tuple[str, str], list[float]] = field(
+    versions: dict[tuple[str, str], int] = field(
         default_factory=dict
-    )  # -> [first, last, samples taken]
-    cells: dict[tuple[str, str, str, int], list[int]] = field(
-        default_factory=dict
-    )  # (sig, version, wiki, slot)
+    )  # (sig, version) -> samples taken this run
+    # (sig, version, wiki, slot) -> [events, requests, first seen, last seen]
+    cells: dict[tuple[str, str, str, int], list[Any]] = field(default_factory=dict)
     hosts: dict[tuple[str, str, str], int] = field(default_factory=dict)  # -> events
     buckets: dict[tuple[str, int], int] = field(
         default_factory=dict
@@ -74,60 +73,61 @@ class Batch:
         sig = info.id
         if sig not in self.signatures:
             self.signatures[sig] = info
+        self.versions.setdefault((sig, version), 0)
         if is_error:
             bkey = (version, int(ts // BUCKET_SECONDS))
             self.buckets[bkey] = self.buckets.get(bkey, 0) + 1
-        vkey = (sig, version)
-        v = self.versions.get(vkey)
-        if v is None:
-            self.versions[vkey] = [ts, ts, 0]
-        elif ts < v[0]:
-            v[0] = ts
-        elif ts > v[1]:
-            v[1] = ts
         ckey = (sig, version, wiki, int(ts // SLOT_SECONDS))
         c = self.cells.get(ckey)
         if c is None:
-            self.cells[ckey] = [1, 1 if new_request else 0]
+            self.cells[ckey] = [1, 1 if new_request else 0, ts, ts]
         else:
             c[0] += 1
             if new_request:
                 c[1] += 1
+            c[2] = min(c[2], ts)
+            c[3] = max(c[3], ts)
         hkey = (sig, version, host)
         self.hosts[hkey] = self.hosts.get(hkey, 0) + 1
         self.events += 1
 
     def version_totals(self) -> dict[tuple[str, str], tuple[float, float, int, int]]:
         """(sig, version) -> (first, last, events, requests), summed from the cells."""
-        sums: dict[tuple[str, str], list[int]] = {}
-        for (sig, version, _wiki, _slot), (events, requests) in self.cells.items():
+        sums: dict[tuple[str, str], list[Any]] = {}
+        for (sig, version, _wiki, _slot), (events, requests, first, last) in self.cells.items():
             acc = sums.get((sig, version))
             if acc is None:
-                sums[(sig, version)] = [events, requests]
+                sums[(sig, version)] = [first, last, events, requests]
             else:
-                acc[0] += events
-                acc[1] += requests
-        return {k: (v[0], v[1], sums[k][0], sums[k][1]) for k, v in self.versions.items() if k in sums}
+                if first < acc[0]:
+                    acc[0] = first
+                if last > acc[1]:
+                    acc[1] = last
+                acc[2] += events
+                acc[3] += requests
+        return {k: (v[0], v[1], v[2], v[3]) for k, v in sums.items()}
 
     def wiki_versions(self) -> dict[tuple[str, str], list[int]]:
         """(wiki, version) -> [first slot, last slot, events]: which version each wiki ran when."""
         out: dict[tuple[str, str], list[int]] = {}
-        for (_sig, version, wiki, slot), (events, _req) in self.cells.items():
+        for (_sig, version, wiki, slot), cell in self.cells.items():
             if not wiki or not version:
                 continue
             acc = out.get((wiki, version))
             if acc is None:
-                out[(wiki, version)] = [slot, slot, events]
+                out[(wiki, version)] = [slot, slot, cell[0]]
             else:
                 acc[0] = min(acc[0], slot)
                 acc[1] = max(acc[1], slot)
-                acc[2] += events
+                acc[2] += cell[0]
         return out
 
-    def signature_totals(self) -> dict[str, tuple[float, float, int]]:
-        """sig -> (first, last, events)."""
+    def signature_totals(
+        self, versions: dict[tuple[str, str], tuple[float, float, int, int]] | None = None
+    ) -> dict[str, tuple[float, float, int]]:
+        """sig -> (first, last, events), from `version_totals()` (pass it if already computed)."""
         out: dict[str, tuple[float, float, int]] = {}
-        for (sig, _version), (first, last, events, _req) in self.version_totals().items():
+        for (sig, _version), (first, last, events, _req) in (versions or self.version_totals()).items():
             prev = out.get(sig)
             out[sig] = (
                 (first, last, events)

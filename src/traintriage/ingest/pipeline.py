@@ -238,27 +238,26 @@ class Ingester:
                     dedupe.current.add(rkey)
             else:
                 new_request = 1
-            vkey = (sig, version)
-            v = versions.get(vkey)
-            if v is None:
-                if sig not in signatures:
-                    signatures[sig] = info
-                v = versions[vkey] = [ts, ts, samples_taken.get(vkey, 0)]
-            elif ts < v[0]:
-                v[0] = ts
-            elif ts > v[1]:
-                v[1] = ts
-            if v[2] < SAMPLES_PER_RUN:
-                v[2] += 1
-                samples_taken[vkey] = int(v[2])
-                batch.samples.setdefault(vkey, []).append((ts, sample_of(ev)))
             ckey = (sig, version, ev.wiki or UNKNOWN, int(ts // SLOT_SECONDS))
             c = cells.get(ckey)
             if c is None:
-                cells[ckey] = [1, new_request]
+                cells[ckey] = [1, new_request, ts, ts]
+                vkey = (sig, version)
+                taken = versions.get(vkey)
+                if taken is None:
+                    if sig not in signatures:
+                        signatures[sig] = info
+                    taken = versions[vkey] = samples_taken.get(vkey, 0)
+                if taken < SAMPLES_PER_RUN:  # samples: up to 5 per (signature, version) and run
+                    versions[vkey] = samples_taken[vkey] = taken + 1
+                    batch.samples.setdefault(vkey, []).append((ts, sample_of(ev)))
             else:
                 c[0] += 1
                 c[1] += new_request
+                if ts < c[2]:
+                    c[2] = ts
+                elif ts > c[3]:
+                    c[3] = ts
             hkey = (sig, version, ev.host or UNKNOWN)
             hosts[hkey] = hosts.get(hkey, 0) + 1
             if info.channel in error_channels and ev.level != "DEBUG":

@@ -172,17 +172,20 @@ class Store:
 
     def apply_batch(self, batch: Batch) -> None:
         """Write a batch and its read positions in one transaction (exactly-once ingest)."""
+        versions = batch.version_totals()  # derived from the cells once, used twice
         with self.transaction() as cur:
-            self._write_signatures(cur, batch)
-            self._write_counts(cur, batch)
+            self._write_signatures(cur, batch, versions)
+            self._write_counts(cur, batch, versions)
             self._refresh_host_summary(cur, batch)
             self._write_samples(cur, batch)
             self._write_templates(cur, batch)
             self._write_checkpoints(cur, batch)
 
-    def _write_signatures(self, cur: Any, batch: Batch) -> None:
+    def _write_signatures(
+        self, cur: Any, batch: Batch, versions: dict[tuple[str, str], tuple[float, float, int, int]]
+    ) -> None:
         rows = []
-        totals = batch.signature_totals()
+        totals = batch.signature_totals(versions)
         for sig, (first, last, events) in self.ordered(totals.items()):
             info = batch.signatures[sig]
             title = batch.titles.get(sig, info.title)
@@ -220,8 +223,10 @@ class Store:
         if refresh:
             cur.executemany(self.sql("UPDATE signatures SET title = ? WHERE id = ?"), refresh)
 
-    def _write_counts(self, cur: Any, batch: Batch) -> None:
-        if batch.versions:
+    def _write_counts(
+        self, cur: Any, batch: Batch, versions: dict[tuple[str, str], tuple[float, float, int, int]]
+    ) -> None:
+        if versions:
             cur.executemany(
                 self.sql(
                     """INSERT INTO signature_versions AS v (signature, version, first_seen, last_seen, events, requests)

@@ -153,43 +153,22 @@ def gate(
     )
     errors = window_errors(store, version, at, window)
     decision = train_status(store, version, at, config, reviews)
-    offenders = top_offenders(decision, 5)
+
+    def result(code: int, verdict: str, reason: str, offenders: list[Entry]) -> GateResult:
+        return GateResult(
+            version, stage, at, window, errors, limit, code, verdict, reason, decision, offenders
+        )
+
     if errors >= limit:
-        return GateResult(
-            version,
-            stage,
-            at,
-            window,
-            errors,
-            limit,
-            1,
-            "no-go",
-            f"{errors} errors in the last {window:g}s ≥ threshold {limit} (scap-style absolute check)",
-            decision,
-            offenders,
-        )
+        reason = f"{errors} errors in the last {window:g}s ≥ threshold {limit} (scap-style absolute check)"
+        return result(1, "no-go", reason, top_offenders(decision, 5))
     if decision.stage is None and stage == STAGES[0]:
-        return GateResult(
-            version,
-            stage,
-            at,
-            window,
-            errors,
-            limit,
-            0,
-            "go",
-            f"{version} is not deployed yet; nothing to check before {stage}",
-            decision,
-            [],
-        )
-    code = gate_exit_code(decision)
+        return result(0, "go", f"{version} is not deployed yet; nothing to check before {stage}", [])
     rule = next((r for r in decision.rules if r.id == decision.rule), None)
     reason = f"{decision.verdict}: {rule.description if rule else decision.rule}"
     if rule and rule.detail:
         reason += f" — {rule.detail}"
-    return GateResult(
-        version, stage, at, window, errors, limit, code, decision.verdict, reason, decision, offenders
-    )
+    return result(gate_exit_code(decision), decision.verdict, reason, top_offenders(decision, 5))
 
 
 @dataclass(frozen=True)

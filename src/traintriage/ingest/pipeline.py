@@ -137,6 +137,11 @@ def make_grouper(store: Store) -> Grouper:
     return Grouper(miners=miners, known_templates=ids)
 
 
+def _tables(batch: Batch) -> tuple[Any, Any, Any, Any, Any]:
+    """The batch's dictionaries, bound to locals by the hot loop (rebound after each commit)."""
+    return batch.signatures, batch.versions, batch.cells, batch.hosts, batch.buckets
+
+
 class Ingester:
     """Reads sources into one store; keeps grouping state across sources."""
 
@@ -200,13 +205,7 @@ class Ingester:
         dedupe = self.dedupe
         samples_taken = self.samples_taken
         batch = self.batch
-        signatures, versions, cells, hosts, buckets = (
-            batch.signatures,
-            batch.versions,
-            batch.cells,
-            batch.hosts,
-            batch.buckets,
-        )
+        signatures, versions, cells, hosts, buckets = _tables(batch)
         batch_limit = self.options.batch_events
         seekable = not source.compressed and source.key != "-"
         error_channels = ERROR_CHANNELS
@@ -273,13 +272,7 @@ class Ingester:
                 self._checkpoint(source, report, position, number)
                 self._flush()
                 batch = self.batch
-                signatures, versions, cells, hosts, buckets = (
-                    batch.signatures,
-                    batch.versions,
-                    batch.cells,
-                    batch.hosts,
-                    batch.buckets,
-                )
+                signatures, versions, cells, hosts, buckets = _tables(batch)
         batch.events += pending
         report.events += pending
         self._checkpoint(source, report, position, number)

@@ -9,6 +9,7 @@ else inferred from when each wiki's events switched version, and said so).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,18 +202,7 @@ def _requests(
 
 
 def _with_exposure(w: GroupWindow, t1: float | None, t0: float | None, lookback: float | None) -> GroupWindow:
-    return GroupWindow(
-        group=w.group,
-        promoted_at=w.promoted_at,
-        candidate_start=w.candidate_start,
-        candidate_end=w.candidate_end,
-        baseline_start=w.baseline_start,
-        baseline_end=w.baseline_end,
-        baseline_version=w.baseline_version,
-        exposure_candidate=t1,
-        exposure_baseline=t0,
-        exposure_lookback=lookback,
-    )
+    return dataclasses.replace(w, exposure_candidate=t1, exposure_baseline=t0, exposure_lookback=lookback)
 
 
 def _estimated_exposure(

@@ -45,13 +45,28 @@ def redact_query(url: str) -> str:
     return _QUERY.sub(_params, url)
 
 
+_USER_WORDS = ("user", "contrib", "benutzer", "utilisateur", "usuario")
+_DOTTED_DIGITS = re.compile(r"\d\.\d")
+
+
 def redact_text(text: str) -> str:
-    """Redact IPs, e-mails, user names and URL query values inside free text."""
-    text = redact_query(text)
-    text = _EMAIL.sub("<email>", text)
-    text = _IPV4.sub("<ip>", text)
-    text = _IPV6.sub(_ipv6, text)
-    return _USER_TITLE.sub(lambda m: m.group(1) + "<user>", text)
+    """Redact IPs, e-mails, user names and URL query values inside free text.
+
+    Each pattern runs only when a cheap test says it could match: traces are long,
+    and the patterns (which cannot start from a literal) cost ~50-180 µs each on them.
+    """
+    if "?" in text:
+        text = redact_query(text)
+    if "@" in text:
+        text = _EMAIL.sub("<email>", text)
+    if _DOTTED_DIGITS.search(text):
+        text = _IPV4.sub("<ip>", text)
+    if "::" in text or text.count(":") >= 7:
+        text = _IPV6.sub(_ipv6, text)
+    lower = text.lower()
+    if any(word in lower for word in _USER_WORDS):
+        text = _USER_TITLE.sub(lambda m: m.group(1) + "<user>", text)
+    return text
 
 
 def _ipv6(match: re.Match[str]) -> str:

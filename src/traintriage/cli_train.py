@@ -330,12 +330,20 @@ def train_status_cmd(
     store = _open_store(db)
     try:
         decision = train_status(store, version, when, config, owners=owners)
+        from traintriage.store.trains import membership_counts
+
+        inferred = sum(c[1] for c in membership_counts(store).values())
     finally:
         store.close()
     if as_json:
         _dump(decision.to_dict())
         return
     _print_decision(decision)
+    if inferred:
+        click.echo(
+            f"\nnote: the groups of {inferred} wikis were inferred from when their events switched version "
+            "(`traintriage groups show`; import dblists to be sure)"
+        )
 
 
 def _load_owners_file(path: str | None) -> Any:
@@ -374,7 +382,7 @@ def _print_decision(decision: Any) -> None:
             review = (
                 f"{e['review']['verdict']} by {e['review']['reviewer']}" if e.get("review") else "untriaged"
             )
-            owner = (e.get("owner") or {}).get("team") or "unowned"
+            owner = "" if e.get("owner") is None else (e["owner"].get("team") or "unowned")
             click.echo(f"  {e['signature']}  [{e['channel']}] {_clip(e['title'], 80)}")
             click.echo(
                 f"  {'':16}  requests {counts}  wikis {e['wikis']}  first seen {e['first_seen']}  {owner}  {review}"

@@ -97,6 +97,9 @@ def fingerprint(files: tuple[str, ...], field_map: str | None) -> None:
                     row["signature"] = info.id
                     row["title"] = grouper.title_of(info)
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+            sys.stderr.close()
+            sys.exit(0)
         except (OSError, EOFError) as err:
             click.echo(f"traintriage: error: {name}: read error: {err}", err=True)
             failed += 1

@@ -67,8 +67,10 @@ def deploys_import(files: tuple[str, ...], db: str | None, fmt: str | None, as_j
             failed += 1
             continue
         added = save_deploy_steps(store, result.steps)
-        for error in result.errors:
+        for error in result.errors[:20]:
             click.echo(f"{error.source}:{error.line}: {error.reason}: {error.text[:120]!r}", err=True)
+        if len(result.errors) > 20:
+            click.echo(f"{name}: ... {len(result.errors) - 20} more unreadable lines", err=True)
         report.append(
             {
                 "file": name,

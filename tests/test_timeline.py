@@ -552,17 +552,25 @@ def test_infer_groups_from_observed_versions(tl):
     assert (inferred["mediawikiwiki"].confidence, inferred["mediawikiwiki"].evidence) == (1.0, 2)
     assert infer_groups(obs[:3], tl, settle=timedelta(minutes=2))["mediawikiwiki"].evidence == 3
     assert not inferred["mediawikiwiki"].ambiguous
-    assert inferred["commonswiki"].group == "group1"
+    # 21:20 is inside the settle window after group1's 21:15 step, so only the 01-28 12:00
+    # event counts: group1 and group2 both ran wmf.27 then; the later (larger) stage wins.
+    assert (inferred["commonswiki"].group, inferred["commonswiki"].candidates) == (
+        "group2",
+        ("group1", "group2"),
+    )
+    assert inferred["commonswiki"].ambiguous
+    assert infer_groups(obs, tl, settle=timedelta(minutes=2))["commonswiki"].group == "group1"
     assert inferred["testwiki"].group == "testwikis"
     assert (inferred["enwiki"].group, inferred["enwiki"].evidence) == (None, 0)
     assert (inferred["dewiki"].group, inferred["dewiki"].evidence) == (None, 0)
     assert all(i.inferred for i in inferred.values())
 
 
-def test_infer_groups_ambiguous_picks_earliest_and_reports_candidates(tl):
+def test_infer_groups_ambiguous_picks_latest_and_reports_candidates(tl):
     # 2021-01-28 12:00: testwikis and group0 both on wmf.28, group1/2 on wmf.27.
+    # The later stage wins a tie: early stages are small (testwikis has three wikis).
     [(wiki, result)] = infer_groups([("officewiki", V(28), utc("2021-01-28 12:00"))], tl).items()
-    assert (result.group, result.candidates, result.ambiguous) == ("testwikis", ("testwikis", "group0"), True)
+    assert (result.group, result.candidates, result.ambiguous) == ("group0", ("testwikis", "group0"), True)
 
 
 def test_infer_groups_inconsistent_observations_lower_confidence(tl):
@@ -572,5 +580,5 @@ def test_infer_groups_inconsistent_observations_lower_confidence(tl):
         ("metawiki", V(27), utc("2021-01-28 13:00")),
     ]
     result = infer_groups(obs, tl)["metawiki"]
-    assert (result.group, result.candidates) == ("group1", ("group1", "group2"))
+    assert (result.group, result.candidates) == ("group2", ("group1", "group2"))
     assert result.confidence == pytest.approx(2 / 3)

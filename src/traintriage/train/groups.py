@@ -181,7 +181,9 @@ def infer_groups(
     ``[t - settle, t]`` (a sync takes minutes after the commit, so events right
     after a step may still show the old version). For each stage we count the
     discriminating observations whose version equals that stage's version at
-    ``t``; the best-scoring stages are candidates and the earliest wins. This
+    ``t``; the best-scoring stages are candidates and the latest wins (a wiki
+    seen on the new version only after several stages had it is most likely in
+    the largest of them; the first stages are small). This
     is how a switch time is matched to a promotion time, and it uses
     rollbacks and every steady period as evidence too. Wikis with no
     discriminating observation get ``group=None`` and confidence 0.
@@ -213,7 +215,7 @@ def _infer_one(
     if evidence == 0 or best == 0:
         return InferredGroup(wiki, None, 0.0, evidence, ())
     candidates = tuple(s for s in stages if scores[s] == best)
-    return InferredGroup(wiki, candidates[0], best / evidence, evidence, candidates)
+    return InferredGroup(wiki, candidates[-1], best / evidence, evidence, candidates)
 
 
 def _stable_versions(

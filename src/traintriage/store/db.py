@@ -223,64 +223,76 @@ class Store:
         if refresh:
             cur.executemany(self.sql("UPDATE signatures SET title = ? WHERE id = ?"), refresh)
 
+    def _upsert(
+        self, cur: Any, target: str, columns: str, pg_types: str, rows: list[tuple[Any, ...]], conflict: str
+    ) -> None:
+        """Insert-or-merge many rows: one `unnest` statement on PostgreSQL (about 2.5x faster than
+        a row at a time, style.md §3.3), `executemany` on SQLite. Keys must be unique in `rows`
+        (batches are pre-aggregated), as PostgreSQL's ON CONFLICT requires."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            arrays = ", ".join(f"%s::{t}[]" for t in pg_types.split())
+            cur.execute(
+                f"INSERT INTO {target} ({columns}) SELECT * FROM unnest({arrays}) {conflict}",
+                [list(col) for col in zip(*rows, strict=True)],
+            )
+        else:
+            marks = ", ".join("?" * len(columns.split(",")))
+            cur.executemany(f"INSERT INTO {target} ({columns}) VALUES ({marks}) {conflict}", rows)
+
     def _write_counts(
         self, cur: Any, batch: Batch, versions: dict[tuple[str, str], tuple[float, float, int, int]]
     ) -> None:
-        if versions:
-            cur.executemany(
-                self.sql(
-                    """INSERT INTO signature_versions AS v (signature, version, first_seen, last_seen, events, requests)
-                       VALUES (?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (signature, version) DO UPDATE SET
-                           first_seen = CASE WHEN excluded.first_seen < v.first_seen THEN excluded.first_seen ELSE v.first_seen END,
-                           last_seen = CASE WHEN excluded.last_seen > v.last_seen THEN excluded.last_seen ELSE v.last_seen END,
-                           events = v.events + excluded.events,
-                           requests = v.requests + excluded.requests"""
-                ),
-                [
-                    (s, v, a[0], a[1], a[2], a[3])
-                    for (s, v), a in self.ordered(batch.version_totals().items())
-                ],
-            )
-        if batch.cells:
-            cur.executemany(
-                self.sql(
-                    """INSERT INTO counts AS c (signature, version, wiki, slot, events, requests)
-                       VALUES (?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (signature, version, wiki, slot) DO UPDATE SET
-                           events = c.events + excluded.events,
-                           requests = c.requests + excluded.requests"""
-                ),
-                [(s, v, w, h, a[0], a[1]) for (s, v, w, h), a in self.ordered(batch.cells.items())],
-            )
-        wv = batch.wiki_versions()
-        if wv:
-            cur.executemany(
-                self.sql(
-                    """INSERT INTO wiki_versions AS w (wiki, version, first_slot, last_slot, events) VALUES (?, ?, ?, ?, ?)
-                       ON CONFLICT (wiki, version) DO UPDATE SET
-                           first_slot = CASE WHEN excluded.first_slot < w.first_slot THEN excluded.first_slot ELSE w.first_slot END,
-                           last_slot = CASE WHEN excluded.last_slot > w.last_slot THEN excluded.last_slot ELSE w.last_slot END,
-                           events = w.events + excluded.events"""
-                ),
-                [(w, v, a[0], a[1], a[2]) for (w, v), a in self.ordered(wv.items())],
-            )
-        if batch.buckets:
-            cur.executemany(
-                self.sql(
-                    """INSERT INTO error_buckets AS b (version, bucket, events) VALUES (?, ?, ?)
-                       ON CONFLICT (version, bucket) DO UPDATE SET events = b.events + excluded.events"""
-                ),
-                [(v, b, n) for (v, b), n in self.ordered(batch.buckets.items())],
-            )
-        if batch.hosts:
-            cur.executemany(
-                self.sql(
-                    """INSERT INTO signature_hosts AS h (signature, version, host, events) VALUES (?, ?, ?, ?)
-                       ON CONFLICT (signature, version, host) DO UPDATE SET events = h.events + excluded.events"""
-                ),
-                [(s, v, h, n) for (s, v, h), n in self.ordered(batch.hosts.items())],
-            )
+        self._upsert(
+            cur,
+            "signature_versions AS v",
+            "signature, version, first_seen, last_seen, events, requests",
+            "text text float8 float8 int8 int8",
+            [(s, v, a[0], a[1], a[2], a[3]) for (s, v), a in self.ordered(versions.items())],
+            """ON CONFLICT (signature, version) DO UPDATE SET
+                first_seen = CASE WHEN excluded.first_seen < v.first_seen THEN excluded.first_seen ELSE v.first_seen END,
+                last_seen = CASE WHEN excluded.last_seen > v.last_seen THEN excluded.last_seen ELSE v.last_seen END,
+                events = v.events + excluded.events,
+                requests = v.requests + excluded.requests""",
+        )
+        self._upsert(
+            cur,
+            "counts AS c",
+            "signature, version, wiki, slot, events, requests",
+            "text text text int8 int8 int8",
+            [(s, v, w, h, a[0], a[1]) for (s, v, w, h), a in self.ordered(batch.cells.items())],
+            """ON CONFLICT (signature, version, wiki, slot) DO UPDATE SET
+                events = c.events + excluded.events,
+                requests = c.requests + excluded.requests""",
+        )
+        self._upsert(
+            cur,
+            "wiki_versions AS w",
+            "wiki, version, first_slot, last_slot, events",
+            "text text int8 int8 int8",
+            [(w, v, a[0], a[1], a[2]) for (w, v), a in self.ordered(batch.wiki_versions().items())],
+            """ON CONFLICT (wiki, version) DO UPDATE SET
+                first_slot = CASE WHEN excluded.first_slot < w.first_slot THEN excluded.first_slot ELSE w.first_slot END,
+                last_slot = CASE WHEN excluded.last_slot > w.last_slot THEN excluded.last_slot ELSE w.last_slot END,
+                events = w.events + excluded.events""",
+        )
+        self._upsert(
+            cur,
+            "error_buckets AS b",
+            "version, bucket, events",
+            "text int8 int8",
+            [(v, b, n) for (v, b), n in self.ordered(batch.buckets.items())],
+            "ON CONFLICT (version, bucket) DO UPDATE SET events = b.events + excluded.events",
+        )
+        self._upsert(
+            cur,
+            "signature_hosts AS h",
+            "signature, version, host, events",
+            "text text text int8",
+            [(s, v, h, n) for (s, v, h), n in self.ordered(batch.hosts.items())],
+            "ON CONFLICT (signature, version, host) DO UPDATE SET events = h.events + excluded.events",
+        )
 
     def _refresh_host_summary(self, cur: Any, batch: Batch) -> None:
         """Keep hosts / busiest host per (signature, version) next to its totals for fast reads."""

@@ -79,11 +79,20 @@ def deploy_steps() -> list[DeployStep]:
     return steps
 
 
-def version_live(i: int) -> tuple[float, float]:
-    """Roughly when version i served traffic (from its testwikis step to the next version's all-wikis)."""
-    start = START + timedelta(weeks=i, hours=18)
-    end = START + timedelta(weeks=i + 1, days=2, hours=20)
-    return start.timestamp(), end.timestamp()
+PROMOTED = {
+    "testwikis": timedelta(hours=18),
+    "group0": timedelta(hours=20),
+    "group1": timedelta(days=1, hours=20),
+    "group2": timedelta(days=2, hours=20),
+}
+
+
+def version_live(i: int, group: str | None = None) -> tuple[float, float]:
+    """When version i served traffic on `group` (any group when None): from the group's
+    promotion to the next version's promotion of the same group."""
+    lo = PROMOTED[group] if group else PROMOTED["testwikis"]
+    hi = PROMOTED[group] if group else PROMOTED["group2"]
+    return (START + timedelta(weeks=i) + lo).timestamp(), (START + timedelta(weeks=i + 1) + hi).timestamp()
 
 
 def fill(store: Store, n_sigs: int, n_events: int, seed: int) -> dict[str, int]:
@@ -119,10 +128,10 @@ def fill(store: Store, n_sigs: int, n_events: int, seed: int) -> dict[str, int]:
         share = events // max(1, len(versions))
         for vi in versions:
             v = VERSIONS[vi]
-            lo, hi = version_live(vi)
             cells = max(1, min(share, rng.randint(1, 40)))
             for _ in range(cells):
-                wiki = rng.choices(wikis, weights)[0][1]
+                group, wiki = rng.choices(wikis, weights)[0]
+                lo, hi = version_live(vi, group)  # a wiki reports V only while its group runs V
                 ts = rng.uniform(lo, hi)
                 n = max(1, share // cells)
                 key = (sig, v, wiki, int(ts // SLOT_SECONDS))

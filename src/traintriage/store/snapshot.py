@@ -100,19 +100,33 @@ def _last_slot(t: float) -> int:
 
 
 def _window_clause(windows: Sequence[GroupWindow], candidate: bool) -> tuple[str, list[Any]]:
+    """SQL over `counts c JOIN wiki_groups g` selecting the candidate (or baseline) windows.
+
+    Candidate windows all end at `at` (or when a group left V) and a group has no rows of
+    V outside its window, so one range scan over V covers them all: scanning per window
+    would read the overlapping slots once per group. Baseline windows differ per group.
+    """
+    if candidate:
+        if not windows:
+            return "1 = 0", []
+        groups = sorted({w.group for w in windows})
+        lo = min(w.candidate_start for w in windows)
+        hi = max(w.candidate_end for w in windows)
+        marks = ",".join("?" * len(groups))
+        return (
+            f"c.version = ? AND c.slot BETWEEN ? AND ? AND g.grp IN ({marks})",
+            ["<candidate>", int(lo // SLOT_SECONDS), _last_slot(hi), *groups],
+        )
     parts, params = [], []
     for w in windows:
-        version = None if not candidate else "<candidate>"
-        lo = w.candidate_start if candidate else w.baseline_start
-        hi = w.candidate_end if candidate else w.baseline_end
-        if not candidate and not w.baseline_version:
+        if not w.baseline_version:
             continue
         parts.append("(g.grp = ? AND c.version = ? AND c.slot BETWEEN ? AND ?)")
         params += [
             w.group,
-            version if candidate else w.baseline_version,
-            int(lo // SLOT_SECONDS),
-            _last_slot(hi),
+            w.baseline_version,
+            int(w.baseline_start // SLOT_SECONDS),
+            _last_slot(w.baseline_end),
         ]
     return (" OR ".join(parts) or "1 = 0"), params
 

@@ -421,11 +421,15 @@ def _fill_history(
     last after `at`, which happens in replays). Counts shown are whole-version totals
     for settled pairs and exact window counts for scanned ones.
     """
-    versions = [str(r[0]) for r in store.query("SELECT DISTINCT version FROM signature_versions")]
-    older = [v for v in versions if v and version_key(v) < version_key(version)]
+    lo = at - lookback
+    # Older versions that still served anything within the lookback (wiki_versions is small).
+    live = store.query(
+        "SELECT version FROM wiki_versions GROUP BY version HAVING MAX(last_slot) >= ? AND MIN(first_slot) <= ?",
+        (int(lo // SLOT_SECONDS), int(at // SLOT_SECONDS)),
+    )
+    older = [str(r[0]) for r in live if str(r[0]) and version_key(str(r[0])) < version_key(version)]
     if not older:
         return
-    lo = at - lookback
     marks = ",".join("?" * len(older))
     found: dict[str, dict[str, int]] = defaultdict(dict)
     unsettled: list[tuple[str, str]] = []

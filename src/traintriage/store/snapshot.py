@@ -154,7 +154,12 @@ def _sums(
 def _in_chunks(
     store: Store, sql: str, ids: Sequence[str], extra: Sequence[Any] = ()
 ) -> list[tuple[Any, ...]]:
-    """Run `sql` (with one `{ids}` placeholder list) over ids in chunks."""
+    """Run `sql` (with one `{ids}` placeholder list) over ids: one array parameter on
+    PostgreSQL (no per-chunk planning), chunks of 500 `?` on SQLite (its variable limit)."""
+    if not ids:
+        return []
+    if store.dialect == "postgresql":
+        return store.query(sql.format(ids="SELECT unnest(?::text[])"), [*extra, list(ids)])
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(ids), 500):
         chunk = list(ids[i : i + 500])

@@ -19,10 +19,10 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, cast, get_args
 from urllib.parse import urlsplit
 
-from traintriage.detect.decision import Review, ReviewVerdict
+from traintriage.detect.decision import NON_BLOCKING_VERDICTS, Review, ReviewVerdict
 from traintriage.ingest.timeparse import iso
 from traintriage.train.deploylog import version_key as default_version_key
 
@@ -44,20 +44,12 @@ __all__ = [
     "parse_verdict",
 ]
 
-VERDICTS: tuple[str, ...] = (
-    "blocker",
-    "not-blocker",
-    "known",
-    "expected",
-    "duplicate-of",
-    "fixed-in",
-    "needs-info",
-)
+_SHORT_FORMS = frozenset({"duplicate", "fixed"})  # accepted by decision.Review for older callers
+
+VERDICTS: tuple[str, ...] = tuple(v for v in get_args(ReviewVerdict) if v not in _SHORT_FORMS)
 """The verdicts a triager can give (docs/triage.md explains each)."""
 
-CLEARING_VERDICTS: frozenset[str] = frozenset(
-    {"not-blocker", "known", "expected", "duplicate-of", "fixed-in"}
-)
+CLEARING_VERDICTS: frozenset[str] = NON_BLOCKING_VERDICTS - _SHORT_FORMS
 """Verdicts after which the signature stops blocking (and which resolve a `blocker`)."""
 
 _TARGETS: Mapping[str, str] = {"duplicate-of": "a signature id", "fixed-in": "a version or change"}

@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 from traintriage.ingest.pipeline import IngestOptions, ingest
-from traintriage.simulate import iter_event_lines
 from traintriage.store.db import Store
 from traintriage.store.reads import store_stats
+from traintriage_sim import iter_event_lines
 
 
 def write_events(path: Path, events: int, seed: int) -> int:

@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from traintriage.core.vocabulary import SLOT_SECONDS
 from traintriage.grouping.signature import SignatureInfo  # noqa: E402
 from traintriage.ingest.batch import Batch  # noqa: E402
-from traintriage.status import load_context, train_status  # noqa: E402
+from traintriage.services.status import load_context, train_status  # noqa: E402
 from traintriage.store.db import Store  # noqa: E402
-from traintriage.store.schema import SLOT_SECONDS  # noqa: E402
 from traintriage.store.trains import save_deploy_steps, save_exposure, save_membership  # noqa: E402
 from traintriage.train.deploylog import DeployStep  # noqa: E402
 from traintriage.train.exposure import ExposureRow  # noqa: E402

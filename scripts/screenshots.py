@@ -54,8 +54,8 @@ def pick_checkpoint(store: object, sim: Path) -> tuple[str, float]:
     """The first checkpoint of the simulated train whose verdict is no-go or hold (else the last)."""
     import json
 
-    from traintriage.ingest.timeparse import parse_timestamp
-    from traintriage.status import load_context, train_status
+    from traintriage.core.timeparse import parse_timestamp
+    from traintriage.services.status import load_context, train_status
 
     ctx = load_context(store)  # type: ignore[arg-type]
     checkpoints = json.loads((sim / "truth" / "train.json").read_text())["checkpoints"]
@@ -83,12 +83,12 @@ def main() -> int:
     import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from traintriage.simulate import simulate
-    from traintriage.simulate.evaluate import load_simulation
     from traintriage.store import accounts
     from traintriage.store.db import Store
     from traintriage.web import security
     from traintriage.web.app import WebSettings, create_app
+    from traintriage_sim import simulate
+    from traintriage_sim.evaluate import load_simulation
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

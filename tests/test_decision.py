@@ -64,7 +64,7 @@ def test_tenfold_exception_regression_unreviewed_is_no_go() -> None:
 
 
 def test_reviewed_not_blocker_is_go() -> None:
-    for verdict in ("not-blocker", "known", "expected", "duplicate", "fixed"):
+    for verdict in ("not-blocker", "known", "expected", "duplicate-of", "fixed-in"):
         d = run(snapshot([regression_x10()]), [review("x10", verdict)])
         assert d.verdict == "go", verdict
         assert d.to_dict()["regressed"][0]["review"]["verdict"] == verdict

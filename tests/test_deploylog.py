@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from traintriage.core.versions import normalize_version, version_key
+from traintriage.core.vocabulary import STAGES
 from traintriage.train.deploylog import (
     CSV_HEADER,
     FORMAT_CSV,
@@ -22,14 +24,12 @@ from traintriage.train.deploylog import (
     detect_format,
     diff_snapshots,
     format_csv_record,
-    normalize_version,
     parse_file,
     parse_lines,
     parse_message,
     parse_time,
-    version_key,
 )
-from traintriage.train.groups import STAGES, GroupMembership
+from traintriage.train.groups import GroupMembership
 
 DATA = Path(__file__).parent / "data" / "wikiversions_1.36.log"
 W27, W28 = "1.36.0-wmf.27", "1.36.0-wmf.28"

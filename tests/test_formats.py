@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from traintriage.core.timeparse import parse_timestamp
 from traintriage.ingest.formats import FieldMap, LineError, LineReader
-from traintriage.ingest.timeparse import parse_timestamp
 
 DATA = Path(__file__).parent / "data"
 EXAMPLES = [line.encode() for line in (DATA / "mediawiki_examples.jsonl").read_text().splitlines()]

@@ -12,7 +12,7 @@ from traintriage.grouping.metrics import f1_grouping_accuracy, grouping_accuracy
 from traintriage.grouping.signature import Grouper
 from traintriage.ingest.formats import LineError, LineReader
 from traintriage.ingest.sources import describe, iter_lines, open_binary
-from traintriage.simulate import simulate
+from traintriage_sim import simulate
 
 
 @pytest.fixture(scope="module")

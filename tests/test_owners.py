@@ -13,7 +13,10 @@ import pytest
 
 from helpers import mw_line
 from traintriage.ingest.pipeline import ingest
-from traintriage.owners import (
+from traintriage.store.db import Store
+from traintriage.store.owner_reads import route_many, signatures_by_events
+from traintriage.store.reads import signature_detail
+from traintriage.triage.owners import (
     OwnersError,
     OwnersFile,
     default_owners_path,
@@ -24,9 +27,6 @@ from traintriage.owners import (
     route,
     signature_paths,
 )
-from traintriage.store.db import Store
-from traintriage.store.owner_reads import route_many, signatures_by_events
-from traintriage.store.reads import signature_detail
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "OWNERS"
 V = "/srv/mediawiki/php-1.36.0-wmf.30/"

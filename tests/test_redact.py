@@ -6,7 +6,7 @@ from pathlib import Path
 
 from helpers import mw_line
 from traintriage.ingest.pipeline import ingest
-from traintriage.redact import redact_query, redact_text, redact_trace, redact_url
+from traintriage.ingest.redact import redact_query, redact_text, redact_trace, redact_url
 from traintriage.store.db import Store
 from traintriage.store.reads import signature_detail, top_signatures
 

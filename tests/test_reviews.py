@@ -17,7 +17,7 @@ import pytest
 
 from helpers import mw_line
 from traintriage.ingest.pipeline import ingest
-from traintriage.status import gate, train_status
+from traintriage.services.status import gate, train_status
 from traintriage.store.db import Store
 from traintriage.store.reads import top_signatures
 from traintriage.store.reviews import (

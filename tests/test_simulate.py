@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from traintriage.simulate import SimulationSummary, iter_event_lines, simulate
-from traintriage.simulate.scenario import build
+from traintriage_sim import SimulationSummary, iter_event_lines, simulate
+from traintriage_sim.scenario import build
 
 KINDS = {"background", "new", "regressed", "fixed", "host-spike", "logspam", "deprecation"}
 DEPLOY_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) (.+?)\s*\| (.+)$")

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from traintriage.core.vocabulary import STAGES
 from traintriage.train.deploylog import DeployStep, parse_file, parse_lines
 from traintriage.train.groups import (
     PROXY_WIKIS,
-    STAGES,
     DblistError,
     GroupMembership,
     infer_groups,

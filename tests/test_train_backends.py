@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from traintriage.ingest.timeparse import parse_timestamp
-from traintriage.simulate import simulate
-from traintriage.simulate.evaluate import load_simulation
-from traintriage.status import gate, suggest_threshold, train_status
+from traintriage.core.timeparse import parse_timestamp
+from traintriage.services.status import gate, suggest_threshold, train_status
 from traintriage.store.db import Store
 from traintriage.store.snapshot import load_train
 from traintriage.store.trains import load_deploy_steps
+from traintriage_sim import simulate
+from traintriage_sim.evaluate import load_simulation
 
 
 @pytest.fixture(scope="module")

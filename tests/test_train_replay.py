@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from traintriage.ingest.timeparse import iso, parse_timestamp
-from traintriage.simulate import simulate
-from traintriage.simulate.evaluate import (
+from traintriage.core.timeparse import iso, parse_timestamp
+from traintriage.store.db import Store
+from traintriage_sim import simulate
+from traintriage_sim.evaluate import (
     detection_scores,
     load_simulation,
     replay_checkpoints,
     signature_bugs,
 )
-from traintriage.store.db import Store
 
 TT = [sys.executable, "-m", "traintriage"]
 

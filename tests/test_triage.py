@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from traintriage.triage import (
-    VERDICTS,
+from traintriage.core.vocabulary import VERDICTS
+from traintriage.triage.reviews import (
     FlaggedSignature,
     ReviewRecord,
     SignatureTriage,

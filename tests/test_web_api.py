@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from helpers import mw_line
+from traintriage.core.timeparse import iso
 from traintriage.ingest.pipeline import ingest
-from traintriage.ingest.timeparse import iso
 from traintriage.store import accounts
 from traintriage.store.db import Store
 from traintriage.store.search import search_signatures

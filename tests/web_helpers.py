@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from helpers import mw_line
+from traintriage.core.timeparse import iso, parse_timestamp
 from traintriage.ingest.pipeline import ingest
-from traintriage.ingest.timeparse import iso, parse_timestamp
 from traintriage.store.db import Store
 from traintriage.store.trains import save_deploy_steps, save_membership
 from traintriage.train.deploylog import DeployStep

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from traintriage.train.groups import STAGES
+from traintriage.core.vocabulary import STAGES
 
 __all__ = ["ConfigError", "DEFAULT_MIN_STAGE_MINUTES", "DetectionConfig"]
 

@@ -21,21 +21,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
+from traintriage.core.timeparse import iso
+from traintriage.core.vocabulary import CLEARING_VERDICTS, STAGES, ReviewVerdict, TrainVerdict
 from traintriage.detect import stats
 from traintriage.detect.classify import Classification, Entry, Label
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.inputs import StratumCounts, TrainSnapshot
-from traintriage.ingest.timeparse import iso
-from traintriage.train.groups import STAGES
 
 __all__ = [
-    "NON_BLOCKING_VERDICTS",
     "RULES",
     "Decision",
     "Review",
-    "ReviewVerdict",
     "RuleResult",
     "Verdict",
     "decide",
@@ -43,23 +41,7 @@ __all__ = [
     "top_offenders",
 ]
 
-Verdict = Literal["rollback", "no-go", "hold", "inconclusive", "go"]
-ReviewVerdict = Literal[
-    "blocker",
-    "not-blocker",
-    "known",
-    "expected",
-    "duplicate-of",
-    "fixed-in",
-    "needs-info",
-    "duplicate",  # short forms kept for callers that predate triage.py
-    "fixed",
-]
-
-NON_BLOCKING_VERDICTS: frozenset[str] = frozenset(
-    {"not-blocker", "known", "expected", "duplicate-of", "fixed-in", "duplicate", "fixed"}
-)
-"""Review verdicts that stop a signature from blocking the train."""
+Verdict = TrainVerdict
 
 _EXIT_CODES: Mapping[str, int] = {"go": 0, "no-go": 1, "hold": 1, "rollback": 1, "inconclusive": 2}
 
@@ -96,7 +78,7 @@ class Review:
     @property
     def clears(self) -> bool:
         """True when the signature no longer blocks (needs-info and blocker keep blocking)."""
-        return self.verdict in NON_BLOCKING_VERDICTS
+        return self.verdict in CLEARING_VERDICTS
 
     def to_dict(self) -> dict[str, Any]:
         """`verdict`, `reviewer`, `at`, `task` always; the other keys only when set."""

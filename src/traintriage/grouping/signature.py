@@ -24,11 +24,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from traintriage.core.events import Event
 from traintriage.grouping.drain import TemplateMiner
 from traintriage.grouping.mask import mask_text
 from traintriage.grouping.rules import GroupingRules, default_rules
 from traintriage.grouping.stacktrace import throw_site, top_in_app_frames
-from traintriage.model import Event
 
 _UNCAUGHT = re.compile(r"^(?:PHP Fatal error:\s+)?Uncaught (?P<cls>[A-Za-z_\\][\w\\]*)[:(]")
 _CLASS_PREFIX = re.compile(r"^(?P<cls>[A-Za-z_\\][\w\\]*(?:Exception|Error|Throwable))\b:")

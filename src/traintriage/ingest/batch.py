@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from traintriage.store.schema import BUCKET_SECONDS, SLOT_SECONDS
+from traintriage.core.vocabulary import BUCKET_SECONDS, SLOT_SECONDS
 
 if TYPE_CHECKING:
     from traintriage.grouping.signature import SignatureInfo
-
-UNKNOWN = ""  # stored for a missing version / wiki / host (primary-key columns can't be NULL)
 
 
 @dataclass

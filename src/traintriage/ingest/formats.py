@@ -23,8 +23,8 @@ from typing import Any
 
 import msgspec
 
-from traintriage.ingest.timeparse import parse_epoch_or_iso, parse_timestamp
-from traintriage.model import Event
+from traintriage.core.events import Event
+from traintriage.core.timeparse import parse_epoch_or_iso, parse_timestamp
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: longer lines are rejected, not truncated
 

@@ -21,18 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from traintriage.core.events import Event
+from traintriage.core.vocabulary import BUCKET_SECONDS, ERROR_CHANNELS, SLOT_SECONDS, UNKNOWN
 from traintriage.grouping.drain import TemplateMiner
 from traintriage.grouping.signature import Grouper
-from traintriage.ingest.batch import UNKNOWN, Batch, Checkpoint
+from traintriage.ingest.batch import Batch, Checkpoint
 from traintriage.ingest.formats import MAX_LINE_BYTES, FieldMap, LineError, LineReader
+from traintriage.ingest.redact import redact_text, redact_trace, redact_url
 from traintriage.ingest.sources import Source, SourceError, describe, iter_lines, open_binary, same_identity
-from traintriage.model import Event
-from traintriage.redact import redact_text, redact_trace, redact_url
 from traintriage.store.db import Store
-from traintriage.store.schema import BUCKET_SECONDS, SLOT_SECONDS
 
 REQUEST_WINDOW = 100_000
-ERROR_CHANNELS = frozenset({"exception", "error", "fatal"})  # what scap's canary check counts
 SAMPLES_PER_RUN = 5
 ERRORS_KEPT = 50
 

@@ -4,7 +4,7 @@ The train page and `owners check` need the owner of hundreds of signatures;
 `signature_detail` per signature would be one round trip per table each.
 Here one query per 500 signatures fetches explanations and one more fetches
 each signature's earliest sample (the same sample `owners show` uses, so the
-two never disagree). The routing itself is traintriage.owners (pure).
+two never disagree). The routing itself is traintriage.triage.owners (pure).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from traintriage.owners import OwnersFile, Routing, route, signature_paths
 from traintriage.store.db import Store
+from traintriage.triage.owners import OwnersFile, Routing, route, signature_paths
 
 CHUNK = 500  # ids per IN list: well under SQLite's and psycopg's parameter limits
 

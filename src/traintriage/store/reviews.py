@@ -20,14 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from traintriage.core.timeparse import iso
+from traintriage.core.versions import version_key
 from traintriage.detect.classify import Classification, Label
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Review
-from traintriage.ingest.timeparse import iso
 from traintriage.store.db import Store
 from traintriage.store.snapshot import TrainContext, load_train
-from traintriage.train.deploylog import version_key
-from traintriage.triage import (
+from traintriage.triage.reviews import (
     CoverageRow,
     FlaggedSignature,
     ReviewRecord,
@@ -541,7 +541,7 @@ def train_flags(
     means listed under new, regressed or logspam (the lists that can block).
     """
     # Imported here: status.py imports this module to load reviews.
-    from traintriage.status import train_status
+    from traintriage.services.status import train_status
 
     ctx = context or load_train(store)
     times = sorted({p.at.timestamp() for p in ctx.timeline.promotions(version)})

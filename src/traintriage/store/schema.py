@@ -167,9 +167,6 @@ def _all_migrations() -> tuple[Migration, ...]:
 
 MIGRATIONS = _all_migrations()
 
-BUCKET_SECONDS = 10  # error_buckets resolution: scap's canary check counts errors per 20 s window
-SLOT_SECONDS = 600  # counts resolution: 10-minute cells, so `--at` replays see no more than was known
-
 
 def render(statement: str, dialect: str) -> str:
     """Fill the dialect placeholders of a migration statement."""

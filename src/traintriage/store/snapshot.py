@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from traintriage.core.versions import version_key
+from traintriage.core.vocabulary import BUCKET_SECONDS, ERROR_CHANNELS, SLOT_SECONDS, STAGES
 from traintriage.detect.inputs import GroupWindow, SignatureEvidence, StratumCounts, TrainSnapshot
 from traintriage.store.db import Store
-from traintriage.store.schema import BUCKET_SECONDS, SLOT_SECONDS
 from traintriage.store.trains import load_deploy_steps, load_membership, save_membership, wiki_version_hours
-from traintriage.train.deploylog import version_key
-from traintriage.train.groups import STAGES, GroupMembership, infer_groups
+from traintriage.train.groups import GroupMembership, infer_groups
 from traintriage.train.timeline import Timeline
-
-ERROR_CHANNELS = ("exception", "error", "fatal")
 
 
 @dataclass

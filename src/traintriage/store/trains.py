@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from traintriage.core.vocabulary import SLOT_SECONDS
 from traintriage.store.db import Store
-from traintriage.store.schema import SLOT_SECONDS
 from traintriage.train.deploylog import DeployStep
 from traintriage.train.exposure import ExposureRow
 from traintriage.train.groups import GroupMembership

@@ -11,7 +11,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from traintriage.ingest.timeparse import parse_timestamp
+from traintriage.core.timeparse import parse_timestamp
 
 
 @dataclass(frozen=True)

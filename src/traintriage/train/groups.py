@@ -21,11 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-STAGES: tuple[str, ...] = ("testwikis", "group0", "group1", "group2")
-"""Promotion order of the train; scap hard-codes the same list."""
-
-ALL = "all"
-"""Pseudo-group meaning every stage (``all wikis to V``)."""
+from traintriage.core.vocabulary import ALL, STAGES
 
 PROXY_WIKIS: Mapping[str, str] = {
     "testwiki": "testwikis",

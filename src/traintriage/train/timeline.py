@@ -35,8 +35,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from traintriage.train.deploylog import DeployStep, is_older, normalize_version, parse_message, version_key
-from traintriage.train.groups import ALL, STAGES, GroupMembership, as_utc
+from traintriage.core.versions import is_older, normalize_version, version_key
+from traintriage.core.vocabulary import ALL, STAGES
+from traintriage.train.deploylog import DeployStep, parse_message
+from traintriage.train.groups import GroupMembership, as_utc
 
 EXPECTED_WEEKDAY: Mapping[str, int] = {"group0": 1, "group1": 2, "group2": 3}
 """Days after Monday each group is due: Tuesday, Wednesday, Thursday."""

@@ -33,7 +33,7 @@ def parse_at(env: Env, at: str | None) -> float:
     """`at` query parameter (ISO 8601) or the app's clock."""
     if not at:
         return env.now
-    from traintriage.ingest.timeparse import parse_when
+    from traintriage.core.timeparse import parse_when
 
     try:
         return parse_when(at)

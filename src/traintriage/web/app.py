@@ -24,8 +24,8 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from traintriage import __version__
+from traintriage.core.timeparse import iso
 from traintriage.detect.config import DetectionConfig
-from traintriage.ingest.timeparse import iso
 from traintriage.store import accounts
 from traintriage.store.db import Store, resolve_url
 from traintriage.web import security

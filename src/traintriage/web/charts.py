@@ -13,8 +13,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from traintriage.ingest.timeparse import parse_timestamp
-from traintriage.train.groups import STAGES
+from traintriage.core.timeparse import parse_timestamp
+from traintriage.core.vocabulary import STAGES
 
 SERIES = 8  # CSS classes s0..s7
 

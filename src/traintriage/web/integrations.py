@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
-from traintriage.detect.decision import ReviewVerdict
+from traintriage.core.vocabulary import VERDICTS
 from traintriage.store.db import Store
 
-FALLBACK_VERDICTS: tuple[str, ...] = tuple(ReviewVerdict.__args__)  # type: ignore[attr-defined]
+FALLBACK_VERDICTS: tuple[str, ...] = VERDICTS
 
 
 def _module(name: str) -> ModuleType | None:
@@ -29,7 +29,7 @@ def reviews() -> ModuleType | None:
 
 
 def triage() -> ModuleType | None:
-    return _module("traintriage.triage")
+    return _module("traintriage.triage.reviews")
 
 
 def verdicts() -> tuple[str, ...]:
@@ -65,7 +65,7 @@ class Ownership:
         self.path = path
         self.rules: Any = None
         self.error: str | None = None
-        owners = _module("traintriage.owners")
+        owners = _module("traintriage.triage.owners")
         if owners is None:
             return
         if path is None and hasattr(owners, "default_owners_path"):

@@ -14,9 +14,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from traintriage.core.vocabulary import STAGES
 from traintriage.store import accounts
 from traintriage.store.reads import NotFound, resolve_signature
-from traintriage.train.groups import STAGES
 from traintriage.web import actions, charts, integrations, security, views
 from traintriage.web.api import parse_at
 from traintriage.web.auth import (

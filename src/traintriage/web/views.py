@@ -11,21 +11,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from traintriage.core.timeparse import iso
+from traintriage.core.versions import version_key
+from traintriage.core.vocabulary import STAGES, UNOWNED
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision
-from traintriage.ingest.timeparse import iso
-from traintriage.status import GateResult, gate, train_status
+from traintriage.services.status import GateResult, gate, train_status
 from traintriage.store import search as search_store
 from traintriage.store.db import Store
 from traintriage.store.reads import newest_event, signature_detail
 from traintriage.store.snapshot import TrainContext, load_train
-from traintriage.train.deploylog import version_key
-from traintriage.train.groups import STAGES
 from traintriage.web import integrations
 from traintriage.web.integrations import Ownership, team_of
 from traintriage.web.sources import link_trace
 
-UNOWNED = "unowned"
 ENTRY_LISTS = ("new", "regressed", "logspam", "deprecation", "single_host", "stopped", "fixed")
 HTTP_STATUS = {"go": 200, "no-go": 409, "hold": 409, "rollback": 409, "inconclusive": 503}
 """Gate endpoint: 200 go, 409 no-go/hold/rollback, 503 inconclusive (ask again later)."""
@@ -176,7 +175,7 @@ def _unique(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _ts(text: str) -> float:
-    from traintriage.ingest.timeparse import parse_timestamp
+    from traintriage.core.timeparse import parse_timestamp
 
     return parse_timestamp(text)
 

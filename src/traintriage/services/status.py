@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from traintriage.core.vocabulary import CANARY_STAGES, STAGES
 from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
-from traintriage.owners import OwnersFile, default_owners_path, load_owners
 from traintriage.store.db import Store
 from traintriage.store.owner_reads import route_many
 from traintriage.store.reviews import load_effective_reviews
@@ -30,9 +30,7 @@ from traintriage.store.snapshot import (
     window_errors,
     windowed_history,
 )
-from traintriage.train.groups import STAGES
-
-EARLY_STAGES = ("testwikis", "group0")  # scap's canary threshold applies here; production after
+from traintriage.triage.owners import OwnersFile, default_owners_path, load_owners
 
 
 def train_status(
@@ -149,7 +147,7 @@ def gate(
     limit = (
         threshold
         if threshold is not None
-        else (config.canary_threshold if stage in EARLY_STAGES else config.production_threshold)
+        else (config.canary_threshold if stage in CANARY_STAGES else config.production_threshold)
     )
     errors = window_errors(store, version, at, window)
     decision = train_status(store, version, at, config, reviews)

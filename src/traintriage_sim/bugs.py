@@ -21,8 +21,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from traintriage.simulate import data
-from traintriage.simulate.formats import json_escape, slot
+from traintriage_sim import data
+from traintriage_sim.formats import json_escape, slot
 
 MAX_VARS = 4
 POOL_SIZE = 256

@@ -17,13 +17,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from traintriage.core.timeparse import parse_timestamp
 from traintriage.detect.config import DetectionConfig
 from traintriage.grouping.signature import Grouper
 from traintriage.ingest.formats import LineError, LineReader
 from traintriage.ingest.pipeline import ingest
 from traintriage.ingest.sources import describe, iter_lines, open_binary
-from traintriage.ingest.timeparse import parse_timestamp
-from traintriage.status import load_context, train_status
+from traintriage.services.status import load_context, train_status
 from traintriage.store.db import Store
 from traintriage.store.trains import save_deploy_steps, save_exposure, save_membership
 from traintriage.train.deploylog import parse_file

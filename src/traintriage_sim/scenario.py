@@ -22,9 +22,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from traintriage.simulate import data
-from traintriage.simulate.bugs import Bug, Frame, _intr, background
-from traintriage.simulate.train import (
+from traintriage_sim import data
+from traintriage_sim.bugs import Bug, Frame, _intr, background
+from traintriage_sim.train import (
     CONDUCTORS,
     REFERENCE_N,
     Backport,
@@ -34,7 +34,7 @@ from traintriage.simulate.train import (
     first_tuesday,
     version_names,
 )
-from traintriage.simulate.wikis import WIKIPEDIAS, WIKIS
+from traintriage_sim.wikis import WIKIPEDIAS, WIKIS
 
 
 @dataclass

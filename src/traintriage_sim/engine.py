@@ -13,8 +13,8 @@ import math
 import random
 from collections.abc import Iterator
 
-from traintriage.simulate.bugs import Bug
-from traintriage.simulate.formats import (
+from traintriage_sim.bugs import Bug
+from traintriage_sim.formats import (
     Clock,
     Template,
     build_template,
@@ -23,9 +23,9 @@ from traintriage.simulate.formats import (
     rid_tails,
     slot,
 )
-from traintriage.simulate.scenario import Scenario
-from traintriage.simulate.train import Segment, segments
-from traintriage.simulate.wikis import (
+from traintriage_sim.scenario import Scenario
+from traintriage_sim.train import Segment, segments
+from traintriage_sim.wikis import (
     AVG_REQUESTS_PER_HOUR,
     GROUP_WEIGHT,
     GROUPS,

@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from traintriage.simulate.engine import DEFAULT_EVENTS, Engine, Renderer
-from traintriage.simulate.formats import MALFORMED_KINDS, RID_LOW, malformed
-from traintriage.simulate.scenario import Scenario, build
-from traintriage.simulate.train import HOUR_US, deploy_log_lines, iso
-from traintriage.simulate.truth import POLICY, README, Tracker, bugs_json, train_json
-from traintriage.simulate.wikis import GROUPS, write_dblists
-from traintriage.simulate.writer import DayLogs
+from traintriage_sim.engine import DEFAULT_EVENTS, Engine, Renderer
+from traintriage_sim.formats import MALFORMED_KINDS, RID_LOW, malformed
+from traintriage_sim.scenario import Scenario, build
+from traintriage_sim.train import HOUR_US, deploy_log_lines, iso
+from traintriage_sim.truth import POLICY, README, Tracker, bugs_json, train_json
+from traintriage_sim.wikis import GROUPS, write_dblists
+from traintriage_sim.writer import DayLogs
 
 __all__ = ["SimulationSummary", "iter_event_lines", "simulate"]
 

@@ -19,12 +19,13 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast, get_args
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from traintriage.detect.decision import NON_BLOCKING_VERDICTS, Review, ReviewVerdict
-from traintriage.ingest.timeparse import iso
-from traintriage.train.deploylog import version_key as default_version_key
+from traintriage.core.timeparse import iso
+from traintriage.core.versions import version_key as default_version_key
+from traintriage.core.vocabulary import CLEARING_VERDICTS, TARGET_VERDICTS, UNOWNED, VERDICTS, ReviewVerdict
+from traintriage.detect.decision import Review
 
 __all__ = [
     "CLEARING_VERDICTS",
@@ -44,16 +45,7 @@ __all__ = [
     "parse_verdict",
 ]
 
-_SHORT_FORMS = frozenset({"duplicate", "fixed"})  # accepted by decision.Review for older callers
-
-VERDICTS: tuple[str, ...] = tuple(v for v in get_args(ReviewVerdict) if v not in _SHORT_FORMS)
-"""The verdicts a triager can give (docs/triage.md explains each)."""
-
-CLEARING_VERDICTS: frozenset[str] = NON_BLOCKING_VERDICTS - _SHORT_FORMS
-"""Verdicts after which the signature stops blocking (and which resolve a `blocker`)."""
-
-_TARGETS: Mapping[str, str] = {"duplicate-of": "a signature id", "fixed-in": "a version or change"}
-"""Verdicts that need a target, and what the target is."""
+_TARGETS = TARGET_VERDICTS
 
 _OLD_NAMES: Mapping[str, str] = {
     "duplicate": "duplicate-of <signature>",
@@ -64,8 +56,6 @@ _SIGNATURE_ID = re.compile(r"^[0-9a-f]{4,64}$")
 _TASK = re.compile(r"^T[1-9][0-9]*$")
 _MAX_TARGET = 200
 
-UNOWNED = "unowned"
-"""Team of a signature no ownership rule claims."""
 
 VersionKey = Callable[[str], Any]
 

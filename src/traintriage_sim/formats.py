@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
-    from traintriage.simulate.bugs import Bug
+    from traintriage_sim.bugs import Bug
 
 SLOTS = (
     "ts",

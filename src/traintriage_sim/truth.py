@@ -22,11 +22,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from traintriage.simulate.bugs import CRITICAL_CHANNELS
-from traintriage.simulate.engine import Event
-from traintriage.simulate.scenario import Scenario
-from traintriage.simulate.train import HOUR_US, Segment, iso
-from traintriage.simulate.wikis import GROUPS
+from traintriage_sim.bugs import CRITICAL_CHANNELS
+from traintriage_sim.engine import Event
+from traintriage_sim.scenario import Scenario
+from traintriage_sim.train import HOUR_US, Segment, iso
+from traintriage_sim.wikis import GROUPS
 
 POLICY = (
     __doc__.split("policy applied to what the logs hold at that moment:", 1)[1].strip() if __doc__ else ""

@@ -16,7 +16,7 @@ from traintriage.cli import DB_HELP, _dump, _fail, _open_store, main
 
 
 def _when(value: str | None, option: str) -> float | None:
-    from traintriage.ingest.timeparse import parse_when
+    from traintriage.core.timeparse import parse_when
 
     if value is None:
         return None
@@ -41,7 +41,7 @@ def _resolve(store: Any, signature: str) -> str:
 
 
 def _iso(ts: float | None) -> str:
-    from traintriage.ingest.timeparse import iso
+    from traintriage.core.timeparse import iso
 
     return iso(ts) if ts is not None else "-"
 
@@ -252,8 +252,8 @@ def _owner_lookup(store: Any, owners_file: str | None, ids: Sequence[str]) -> Ca
     signature is "unowned" and coverage still works.
     """
     try:
-        from traintriage.owners import OwnersError, default_owners_path, load_owners
         from traintriage.store.owner_reads import route_many
+        from traintriage.triage.owners import OwnersError, default_owners_path, load_owners
     except ImportError:
         if owners_file:
             click.echo(
@@ -286,10 +286,10 @@ def _owner_lookup(store: Any, owners_file: str | None, ids: Sequence[str]) -> Ca
 def coverage_cmd(version: str | None, owners_file: str | None, db: str | None, as_json: bool) -> None:
     """Triage coverage per train and team: share of NEW/REGRESSED signatures reviewed
     before the next promotion, and the median time from first seen to first review."""
+    from traintriage.core.versions import version_key
     from traintriage.store.reviews import review_history, train_flags
     from traintriage.store.snapshot import load_train
-    from traintriage.train.deploylog import version_key
-    from traintriage.triage import coverage
+    from traintriage.triage.reviews import coverage
 
     store = _open_store(db)
     ctx = load_train(store)

@@ -34,7 +34,7 @@ def _open_store(db: str | None) -> Any:
 
 
 def _iso(ts: float) -> str:
-    from traintriage.ingest.timeparse import iso
+    from traintriage.core.timeparse import iso
 
     return iso(ts)
 
@@ -363,7 +363,7 @@ def simulate(out_dir: str, events: int, weeks: int, seed: int, start: str) -> No
     """Generate a realistic multi-week train with logs, deploy log, dblists and ground truth."""
     import datetime as dt
 
-    from traintriage.simulate import simulate as run_simulation
+    from traintriage_sim import simulate as run_simulation
 
     try:
         start_date = dt.date.fromisoformat(start)
@@ -375,7 +375,7 @@ def simulate(out_dir: str, events: int, weeks: int, seed: int, start: str) -> No
 
 
 # Command groups that live in their own modules register themselves on `main`.
-from traintriage import cli_owners, cli_review, cli_train, cli_web  # noqa: E402,F401
+from traintriage.cli import owners, review, train, web  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

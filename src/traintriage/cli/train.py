@@ -17,7 +17,7 @@ from traintriage.cli import DB_HELP, _dump, _fail, _iso, _open_store, main
 
 
 def _parse_at(value: str | None) -> float:
-    from traintriage.ingest.timeparse import parse_when
+    from traintriage.core.timeparse import parse_when
 
     if value is None:
         return parse_when("now")
@@ -324,7 +324,7 @@ def train_status_cmd(
     as_json: bool,
 ) -> None:
     """Stage reached, next step, verdict, the rule that decided it and the evidence."""
-    from traintriage.status import train_status
+    from traintriage.services.status import train_status
 
     when = _parse_at(at)
     config = _load_config(config_path)
@@ -352,7 +352,7 @@ def _load_owners_file(path: str | None) -> Any:
     """An explicit --owners file must load; without it, the default file is used if present."""
     if path is None:
         return True
-    from traintriage.owners import OwnersError, load_owners
+    from traintriage.triage.owners import OwnersError, load_owners
 
     try:
         owners = load_owners(path)
@@ -435,7 +435,7 @@ def gate(
     if not version or not stage:
         _fail("gate needs --version and --stage (or the `analyze` subcommand)", 2)
         return
-    from traintriage.status import gate as run_gate
+    from traintriage.services.status import gate as run_gate
 
     seconds = _parse_window(window)
     config = _load_config(config_path)
@@ -471,7 +471,7 @@ def gate(
 @click.option("--json", "as_json", is_flag=True)
 def gate_analyze(window: str, days: int, db: str | None, as_json: bool) -> None:
     """Suggest the absolute threshold: ceil(mean + 3σ) of windowed error counts, outliers removed."""
-    from traintriage.status import suggest_threshold
+    from traintriage.services.status import suggest_threshold
 
     seconds = _parse_window(window)
     store = _open_store(db)

@@ -59,7 +59,7 @@ def serve(
     except ImportError as err:  # pragma: no cover - depends on the install
         _fail(f"the web app needs the 'web' extra: pip install 'traintriage[web]' ({err})")
         return
-    from traintriage.cli_train import _load_config, _parse_at
+    from traintriage.cli.train import _load_config, _parse_at
     from traintriage.store.accounts import count_users
     from traintriage.store.db import StoreError
 
@@ -245,7 +245,7 @@ def token_create(user_name: str, scopes: tuple[str, ...], label: str, db: str | 
 @click.option("--json", "as_json", is_flag=True)
 def token_list(user_name: str | None, db: str | None, as_json: bool) -> None:
     """Tokens (id, owner, scopes, last use); never the tokens themselves."""
-    from traintriage.ingest.timeparse import iso
+    from traintriage.core.timeparse import iso
     from traintriage.store.accounts import list_tokens
 
     store = _open_store(db)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from traintriage.simulate.wikis import AVG_REQUESTS_PER_HOUR, GROUP_WEIGHT, GROUPS, diurnal
+from traintriage_sim.wikis import AVG_REQUESTS_PER_HOUR, GROUP_WEIGHT, GROUPS, diurnal
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from traintriage.simulate import data
+from traintriage_sim import data
 
 GROUPS = ("testwikis", "group0", "group1", "group2")
 AVG_REQUESTS_PER_HOUR = 60_000_000

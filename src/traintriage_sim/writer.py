@@ -11,7 +11,7 @@ import gzip
 import io
 from pathlib import Path
 
-from traintriage.simulate.train import DAY_US
+from traintriage_sim.train import DAY_US
 
 _FLUSH = 2000
 

@@ -1,6 +1,6 @@
 """Owners commands: check an owners file against the stored signatures, explain one routing.
 
-Thin Click layer over traintriage.owners (pure) and store/owner_reads.py (SQL).
+Thin Click layer over traintriage.triage.owners (pure) and store/owner_reads.py (SQL).
 Exit codes: 0 file valid, 1 some line invalid (the valid ones are still
 applied and shown), 2 the file or the signature could not be read at all.
 """
@@ -15,8 +15,9 @@ from typing import Any
 import click
 
 from traintriage.cli import DB_HELP, _dump, _fail, _open_store, main
+from traintriage.core.vocabulary import UNOWNED as UNOWNED_TEAM
 
-UNOWNED = "UNOWNED"
+UNOWNED = UNOWNED_TEAM.upper()  # shouted in text reports so it stands out
 
 
 @main.group()
@@ -25,7 +26,7 @@ def owners() -> None:
 
 
 def _load(path: str) -> Any:
-    from traintriage.owners import OwnersError, load_owners
+    from traintriage.triage.owners import OwnersError, load_owners
 
     try:
         return load_owners(path)
@@ -115,7 +116,7 @@ def _json_row(sig: str, title: str, routing: Any) -> dict[str, Any]:
 
 
 def _print_teams(rows: list[Any], routings: dict[str, Any], top: int) -> None:
-    from traintriage.owners import group_by_team
+    from traintriage.triage.owners import group_by_team
 
     info = {sig: (title, channel, events) for sig, title, channel, events in rows}
     teams = group_by_team(routings, [r[0] for r in rows])
@@ -170,8 +171,8 @@ def _print_signature(sig: str, info: tuple[str, str, int], matched: str | None) 
 @click.option("--json", "as_json", is_flag=True)
 def owners_show(signature: str, owners_path: str | None, db: str | None, as_json: bool) -> None:
     """Every candidate tried for one SIGNATURE, in order, and which rule won."""
-    from traintriage.owners import default_owners_path, owner_of_signature
     from traintriage.store.reads import NotFound, resolve_signature, signature_detail
+    from traintriage.triage.owners import default_owners_path, owner_of_signature
 
     path = owners_path or default_owners_path()
     if path is None:
@@ -209,7 +210,7 @@ def _print_routing(detail: Any, owners_file: Any, routing: Any) -> None:
         "\ncandidates (throw site, in-app frames, the earliest sample's trace down the stack, "
         "then class, then channel; the first with a team wins):"
     )
-    from traintriage.owners import rule_for
+    from traintriage.triage.owners import rule_for
 
     width = min(max((len(what) for what, _ in routing.candidates), default=0), 90)
     for what, team in routing.candidates:

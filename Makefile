@@ -29,9 +29,10 @@ demo: install  ## simulate a 4-week train, load it into ./demo/traintriage.db, s
 	$(BIN)/traintriage train status 1.36.0-wmf.28 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z --owners examples/OWNERS
 	-$(BIN)/traintriage gate --version 1.36.0-wmf.28 --stage group1 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z
 
-lint: install
+lint: install  ## ruff, formatting and the import-layer contracts
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/lint-imports
 
 types: install
 	$(BIN)/mypy

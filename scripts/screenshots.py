@@ -88,7 +88,7 @@ def main() -> int:
     from traintriage.web import security
     from traintriage.web.app import WebSettings, create_app
     from traintriage_sim import simulate
-    from traintriage_sim.evaluate import load_simulation
+    from traintriage_sim.scoring import load_simulation
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

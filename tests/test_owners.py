@@ -13,15 +13,15 @@ import pytest
 
 from helpers import mw_line
 from traintriage.ingest.pipeline import ingest
+from traintriage.services.ownership import owner_of_signature, route_many
 from traintriage.store.db import Store
-from traintriage.store.owner_reads import route_many, signatures_by_events
+from traintriage.store.owner_reads import signatures_by_events
 from traintriage.store.reads import signature_detail
 from traintriage.triage.owners import (
     OwnersError,
     OwnersFile,
     default_owners_path,
     load_owners,
-    owner_of_signature,
     owner_path,
     parse_owners,
     route,

@@ -17,6 +17,7 @@ import pytest
 
 from helpers import mw_line
 from traintriage.ingest.pipeline import ingest
+from traintriage.services.coverage import coverage_report, train_flags
 from traintriage.services.status import gate, train_status
 from traintriage.store.db import Store
 from traintriage.store.reads import top_signatures
@@ -24,12 +25,10 @@ from traintriage.store.reviews import (
     add_note,
     add_review,
     audit_log,
-    coverage_report,
     link_task,
     review_history,
     set_assignee,
     set_mute,
-    train_flags,
     triage_state,
 )
 from traintriage.store.trains import save_deploy_steps, save_membership

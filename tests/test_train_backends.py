@@ -13,7 +13,7 @@ from traintriage.store.db import Store
 from traintriage.store.snapshot import load_train
 from traintriage.store.trains import load_deploy_steps
 from traintriage_sim import simulate
-from traintriage_sim.evaluate import load_simulation
+from traintriage_sim.scoring import load_simulation
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from traintriage.core.timeparse import iso, parse_timestamp
 from traintriage.store.db import Store
 from traintriage_sim import simulate
-from traintriage_sim.evaluate import (
+from traintriage_sim.scoring import (
     detection_scores,
     load_simulation,
     replay_checkpoints,

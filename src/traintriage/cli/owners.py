@@ -93,8 +93,9 @@ def owners_check(file: str, db: str | None, top: int, as_json: bool) -> None:
 
 def _route_stored(db: str | None, owners_file: Any, quiet: bool) -> tuple[list[Any], dict[str, Any]]:
     """Every stored signature (most events first) and its routing; nothing if there is no database."""
+    from traintriage.services.ownership import route_many
     from traintriage.store.db import resolve_url
-    from traintriage.store.owner_reads import route_many, signatures_by_events
+    from traintriage.store.owner_reads import signatures_by_events
 
     if not _database_present(db):
         if not quiet:
@@ -171,8 +172,9 @@ def _print_signature(sig: str, info: tuple[str, str, int], matched: str | None) 
 @click.option("--json", "as_json", is_flag=True)
 def owners_show(signature: str, owners_path: str | None, db: str | None, as_json: bool) -> None:
     """Every candidate tried for one SIGNATURE, in order, and which rule won."""
+    from traintriage.services.ownership import owner_of_signature
     from traintriage.store.reads import NotFound, resolve_signature, signature_detail
-    from traintriage.triage.owners import default_owners_path, owner_of_signature
+    from traintriage.triage.owners import default_owners_path
 
     path = owners_path or default_owners_path()
     if path is None:

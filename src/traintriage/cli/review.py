@@ -252,7 +252,7 @@ def _owner_lookup(store: Any, owners_file: str | None, ids: Sequence[str]) -> Ca
     signature is "unowned" and coverage still works.
     """
     try:
-        from traintriage.store.owner_reads import route_many
+        from traintriage.services.ownership import route_many
         from traintriage.triage.owners import OwnersError, default_owners_path, load_owners
     except ImportError:
         if owners_file:
@@ -287,7 +287,8 @@ def coverage_cmd(version: str | None, owners_file: str | None, db: str | None, a
     """Triage coverage per train and team: share of NEW/REGRESSED signatures reviewed
     before the next promotion, and the median time from first seen to first review."""
     from traintriage.core.versions import version_key
-    from traintriage.store.reviews import review_history, train_flags
+    from traintriage.services.coverage import train_flags
+    from traintriage.store.reviews import review_history
     from traintriage.store.snapshot import load_train
     from traintriage.triage.reviews import coverage
 

@@ -28,8 +28,8 @@ from traintriage.grouping.signature import Grouper
 from traintriage.ingest.batch import Batch, Checkpoint
 from traintriage.ingest.formats import MAX_LINE_BYTES, FieldMap, LineError, LineReader
 from traintriage.ingest.redact import redact_text, redact_trace, redact_url
+from traintriage.ingest.sink import BatchSink
 from traintriage.ingest.sources import Source, SourceError, describe, iter_lines, open_binary, same_identity
-from traintriage.store.db import Store
 
 REQUEST_WINDOW = 100_000
 SAMPLES_PER_RUN = 5
@@ -129,7 +129,7 @@ def sample_of(ev: Event) -> dict[str, Any]:
     return out
 
 
-def make_grouper(store: Store) -> Grouper:
+def make_grouper(store: BatchSink) -> Grouper:
     """A Grouper whose template miners continue from the store's saved state."""
     states, ids = store.load_templates()
     miners = {scope: TemplateMiner.from_state(json.loads(state)) for scope, state in states.items()}
@@ -144,7 +144,7 @@ def _tables(batch: Batch) -> tuple[Any, Any, Any, Any, Any]:
 class Ingester:
     """Reads sources into one store; keeps grouping state across sources."""
 
-    def __init__(self, store: Store, options: IngestOptions | None = None) -> None:
+    def __init__(self, store: BatchSink, options: IngestOptions | None = None) -> None:
         self.store = store
         self.options = options or IngestOptions()
         self.grouper = make_grouper(store)
@@ -341,6 +341,6 @@ class Ingester:
         self.new_signature_ids.update(i for i in ids if i not in existing)
 
 
-def ingest(store: Store, names: list[str], options: IngestOptions | None = None) -> IngestReport:
+def ingest(store: BatchSink, names: list[str], options: IngestOptions | None = None) -> IngestReport:
     """Ingest the named sources ('-' is stdin) into the store."""
     return Ingester(store, options).run(names)

@@ -20,8 +20,8 @@ from traintriage.core.vocabulary import CANARY_STAGES, STAGES
 from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
+from traintriage.services.ownership import route_many
 from traintriage.store.db import Store
-from traintriage.store.owner_reads import route_many
 from traintriage.store.reviews import load_effective_reviews
 from traintriage.store.snapshot import (
     TrainContext,

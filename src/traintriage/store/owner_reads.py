@@ -4,7 +4,7 @@ The train page and `owners check` need the owner of hundreds of signatures;
 `signature_detail` per signature would be one round trip per table each.
 Here one query per 500 signatures fetches explanations and one more fetches
 each signature's earliest sample (the same sample `owners show` uses, so the
-two never disagree). The routing itself is traintriage.triage.owners (pure).
+two never disagree). The routing itself is pure (triage/owners.py); services/ownership.py joins the two.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from traintriage.store.db import Store
-from traintriage.triage.owners import OwnersFile, Routing, route, signature_paths
 
 CHUNK = 500  # ids per IN list: well under SQLite's and psycopg's parameter limits
 
@@ -28,15 +27,6 @@ class SignatureFacts:
     exc_class: str | None
     explanation: list[dict[str, Any]]
     trace: str | None
-
-
-def route_many(store: Store, owners: OwnersFile, signature_ids: Sequence[str]) -> dict[str, Routing]:
-    """Routing per signature id; ids not in the store are left out of the result."""
-    out: dict[str, Routing] = {}
-    for sig, facts in signature_facts(store, signature_ids).items():
-        paths = signature_paths(facts.explanation, [facts.trace] if facts.trace else [])
-        out[sig] = route(owners, paths=paths, channel=facts.channel, exc_class=facts.exc_class)
-    return out
 
 
 def signature_facts(store: Store, signature_ids: Sequence[str]) -> dict[str, SignatureFacts]:

@@ -25,13 +25,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from traintriage.grouping.rules import default_rules
 from traintriage.grouping.stacktrace import normalize_path, parse_frames
-
-if TYPE_CHECKING:
-    from traintriage.store.reads import SignatureDetail
 
 KINDS = ("path", "extension", "skin", "class", "channel")
 PATH_KINDS = frozenset({"path", "extension", "skin"})
@@ -442,13 +439,6 @@ def first_trace(samples: Sequence[Mapping[str, Any]]) -> str | None:
     earliest = min(samples, key=lambda s: (float(s.get("ts") or 0.0), str(s.get("version") or "")))
     trace = earliest.get("trace")
     return trace if isinstance(trace, str) and trace else None
-
-
-def owner_of_signature(owners: OwnersFile, detail: SignatureDetail) -> Routing:
-    """Route one stored signature (store.reads.signature_detail) by its explanation and earliest sample."""
-    trace = first_trace(detail.samples)
-    paths = signature_paths(detail.explanation, [trace] if trace else [])
-    return route(owners, paths=paths, channel=detail.summary.channel, exc_class=detail.summary.exc_class)
 
 
 def group_by_team(routings: Mapping[str, Routing], order: Iterable[str]) -> dict[str | None, list[str]]:

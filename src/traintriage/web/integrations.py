@@ -87,7 +87,7 @@ class Ownership:
         ids = list(dict.fromkeys(ids))
         if not self.available or not ids:
             return {}
-        mod = _module("traintriage.store.owner_reads")
+        mod = _module("traintriage.services.ownership")
         if mod is None or not hasattr(mod, "route_many"):
             return {}
         return dict(mod.route_many(store, self.rules, ids))

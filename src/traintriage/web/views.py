@@ -16,6 +16,7 @@ from traintriage.core.versions import version_key
 from traintriage.core.vocabulary import STAGES, UNOWNED
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision
+from traintriage.services.coverage import coverage_report
 from traintriage.services.status import GateResult, gate, train_status
 from traintriage.store import search as search_store
 from traintriage.store.db import Store
@@ -367,9 +368,6 @@ def coverage(env: Env, version: str, at: float) -> dict[str, Any]:
 
 def _coverage_report(env: Env, version: str) -> list[dict[str, Any]]:
     """The triage record's own coverage: reviewed before the next promotion, per team."""
-    mod = integrations.reviews()
-    if mod is None or not hasattr(mod, "coverage_report"):
-        return []
     flagged = [e.signature for e in decision(env, version, env.now).classification.entries]
     routes = env.ownership.route(env.store, flagged)
 
@@ -379,7 +377,7 @@ def _coverage_report(env: Env, version: str) -> list[dict[str, Any]]:
             found = env.ownership.route(env.store, [signature]).get(signature)
         return team_of(found)
 
-    rows = mod.coverage_report(env.store, version, owner_of=owner_of, config=env.config)
+    rows = coverage_report(env.store, version, owner_of=owner_of, config=env.config)
     return [integrations.as_dict(r) for r in rows]
 
 

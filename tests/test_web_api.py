@@ -13,6 +13,7 @@ from traintriage.store import accounts
 from traintriage.store.db import Store
 from traintriage.store.search import search_signatures
 from traintriage.web import security
+from traintriage.web.app import WebSettings, create_app
 from web_client import Client, add_users, copy_train, make_app
 from web_helpers import NEW, PROMOTIONS, Train, build_train
 
@@ -71,7 +72,11 @@ def test_trains_status_and_overview(world: tuple[Train, dict[str, str], Client])
     status = client.get(f"/api/v1/trains/{NEW}/status", token=t).json()
     assert (status["verdict"], status["rule"]) == ("no-go", "nogo.unreviewed-critical-new")
     entry = next(e for e in status["new"] if e["signature"] == train.new_sig)
-    assert entry["owner"] == "@growth-team" and entry["blocking"] and entry["review"] is None
+    assert (
+        entry["owner"]["team"] == entry["team"] == "@growth-team"
+        and entry["blocking"]
+        and entry["review"] is None
+    )
     overview = client.get(f"/api/v1/trains/{NEW}/overview", token=t).json()
     assert [e["signature"] for e in overview["blockers"]] == [train.new_sig]
     assert list(overview["untriaged_by_team"]) == ["@growth-team"]
@@ -227,3 +232,31 @@ def test_accounts_and_search_sql_on_both_backends(store: Store, tmp_path: Path) 
         accounts.setting_or_create(store, "k", "a") == "a"
         and accounts.setting_or_create(store, "k", "b") == "a"
     )
+
+
+def test_owners_from_environment_are_loaded_once(
+    base: tuple[Train, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug (issue 7): with ownership from $TRAINTRIAGE_OWNERS (serve's default) the overview, queue
+    and coverage answered 500 (an owner dict where a team name was expected). The file is read
+    once at start: changing it afterwards changes nothing until a restart."""
+    train, tokens = base
+    copy = copy_train(train, tmp_path)
+    monkeypatch.setenv("TRAINTRIAGE_OWNERS", copy.owners)
+    monkeypatch.chdir(tmp_path)
+    client = Client(create_app(WebSettings(db=copy.db, owners=None, at=copy.at)))
+    Path(copy.owners).write_text("extension:Echo @other-team\n")
+    t = tokens["vera"]
+    status = client.get(f"/api/v1/trains/{NEW}/status", token=t)
+    assert status.status_code == 200
+    entry = next(e for e in status.json()["new"] if e["signature"] == train.new_sig)
+    assert entry["owner"]["team"] == entry["team"] == "@growth-team"
+    overview = client.get(f"/api/v1/trains/{NEW}/overview", token=t)
+    assert overview.status_code == 200 and list(overview.json()["untriaged_by_team"]) == ["@growth-team"]
+    queue = client.get(f"/api/v1/queue?version={NEW}&team=@growth-team", token=t)
+    assert queue.status_code == 200 and [r["signature"] for r in queue.json()["rows"]] == [train.new_sig]
+    coverage = client.get(f"/api/v1/coverage?version={NEW}", token=t)
+    assert coverage.status_code == 200 and coverage.json()["owned"] == 1
+    assert coverage.json()["teams"]["@growth-team"]["signatures"] == 1
+    page = client.get(f"/api/v1/signatures/{train.new_sig}", token=t)
+    assert page.status_code == 200 and page.json()["team"] == "@growth-team"

@@ -350,9 +350,11 @@ def train_status_cmd(
 
 def _load_owners_file(path: str | None) -> Any:
     """An explicit --owners file must load; without it, the default file is used if present."""
+    from traintriage.triage.owners import OwnersError, default_owners_path, load_owners
+
+    path = path or default_owners_path()
     if path is None:
-        return True
-    from traintriage.triage.owners import OwnersError, load_owners
+        return None
 
     try:
         owners = load_owners(path)
@@ -440,9 +442,10 @@ def gate(
     seconds = _parse_window(window)
     config = _load_config(config_path)
     when = _parse_at(at)
+    owners = _load_owners_file(None)
     store = _open_store(db)
     try:
-        result = run_gate(store, version, stage, when, seconds, config, threshold)
+        result = run_gate(store, version, stage, when, seconds, config, threshold, owners=owners)
     except ValueError as err:
         store.close()
         _fail(str(err), 2)

@@ -8,9 +8,7 @@ after dropping outliers above 3σ.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +18,7 @@ from traintriage.core.vocabulary import CANARY_STAGES, STAGES
 from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
-from traintriage.services.ownership import route_many
+from traintriage.services.ownership import with_owners
 from traintriage.store.db import Store
 from traintriage.store.reviews import load_effective_reviews
 from traintriage.store.snapshot import (
@@ -30,7 +28,7 @@ from traintriage.store.snapshot import (
     window_errors,
     windowed_history,
 )
-from traintriage.triage.owners import OwnersFile, default_owners_path, load_owners
+from traintriage.triage.owners import OwnersFile
 
 
 def train_status(
@@ -40,14 +38,13 @@ def train_status(
     config: DetectionConfig | None = None,
     reviews: Mapping[str, Review] | None = None,
     context: TrainContext | None = None,
-    owners: OwnersFile | None | bool = True,
+    owners: OwnersFile | None = None,
 ) -> Decision:
     """The verdict for `version` as of `at`, using only what was known then.
 
     `reviews` None loads the stored reviews made by `at` (docs/triage.md carry-over rule).
-    `owners` True uses the owners file from $TRAINTRIAGE_OWNERS or ./OWNERS when there is
-    one; each listed signature then carries its team, and the decision names the teams
-    to ping (those owning what blocks or waits for triage).
+    With `owners` (loaded once by the caller) each listed signature carries its owner and
+    the decision names the teams to ping (those owning what blocks or waits for triage).
     """
     config = config or DetectionConfig()
     snapshot = train_snapshot(
@@ -63,31 +60,7 @@ def train_status(
     if reviews is None:  # the stored triage record, as it applies to this version at `at`
         reviews = load_effective_reviews(store, version, at, classification)
     decision = decide(snapshot, classification, config, reviews)
-    rules = _owners_file(owners)
-    return with_owners(store, decision, rules) if rules is not None else decision
-
-
-def _owners_file(owners: OwnersFile | None | bool) -> OwnersFile | None:
-    if owners is True:
-        path = default_owners_path()
-        if path is None or not os.path.exists(path):
-            return None
-        return load_owners(path)
-    return owners or None
-
-
-def with_owners(store: Store, decision: Decision, owners: OwnersFile) -> Decision:
-    """Attach each listed signature's owning team and the teams to ping."""
-    entries = decision.classification.entries
-    routing = route_many(store, owners, [e.signature for e in entries])
-    found = {sig: {"team": r.team, "project": r.project, "matched": r.matched} for sig, r in routing.items()}
-    waiting = [
-        e.signature
-        for e in entries
-        if e.signature in decision.blocking or (e.flagged and e.signature not in decision.reviews)
-    ]
-    ping = sorted({str(found[s]["team"]) for s in waiting if s in found and found[s]["team"]})
-    return dataclasses.replace(decision, owners=found, owners_to_ping=tuple(ping))
+    return with_owners(store, decision, owners) if owners is not None else decision
 
 
 @dataclass
@@ -139,6 +112,7 @@ def gate(
     config: DetectionConfig | None = None,
     threshold: int | None = None,
     reviews: Mapping[str, Review] | None = None,
+    owners: OwnersFile | None = None,
 ) -> GateResult:
     """May `version` be (or stay) at `stage`? Exit 0 go, 1 no-go, 2 inconclusive."""
     if stage not in STAGES:
@@ -150,7 +124,7 @@ def gate(
         else (config.canary_threshold if stage in CANARY_STAGES else config.production_threshold)
     )
     errors = window_errors(store, version, at, window)
-    decision = train_status(store, version, at, config, reviews)
+    decision = train_status(store, version, at, config, reviews, owners=owners)
 
     def result(code: int, verdict: str, reason: str, offenders: list[Entry]) -> GateResult:
         return GateResult(

@@ -81,7 +81,7 @@ def train(version: str, at: str | None = None, *, env: EnvDep, _: Reader) -> dic
 
 @router.get("/trains/{version}/status", summary="The decision (docs/detection.md schema)")
 def train_status(version: str, at: str | None = None, *, env: EnvDep, _: Reader) -> dict[str, Any]:
-    return views.decision_dict(env, views.decision(env, version, parse_at(env, at)))
+    return views.decision_dict(views.decision(env, version, parse_at(env, at)))
 
 
 @router.get(

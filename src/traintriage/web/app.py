@@ -26,11 +26,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from traintriage import __version__
 from traintriage.core.timeparse import iso
 from traintriage.detect.config import DetectionConfig
+from traintriage.services.ownership import Ownership
 from traintriage.store import accounts
 from traintriage.store.db import Store, resolve_url
 from traintriage.web import security
 from traintriage.web.auth import LoginRequired, LoginThrottle, SecurityHeadersMiddleware, SessionMiddleware
-from traintriage.web.integrations import Ownership
 from traintriage.web.sources import DEFAULT_SOURCE_URL, check_template
 
 HERE = Path(__file__).parent
@@ -143,7 +143,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pool = pool
-    app.state.ownership = Ownership(settings.owners)
+    app.state.ownership = Ownership.load(settings.owners)  # once: requests never re-read it
     app.state.templates = templates()
     app.state.throttle = LoginThrottle()
     app.add_middleware(

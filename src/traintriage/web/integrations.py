@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
 from traintriage.core.vocabulary import VERDICTS
-from traintriage.store.db import Store
 
 FALLBACK_VERDICTS: tuple[str, ...] = VERDICTS
 
@@ -53,51 +51,3 @@ def as_dict(record: Any) -> dict[str, Any]:
     if isinstance(record, dict):
         return dict(record)
     return {"value": str(record)}
-
-
-# --- ownership ---------------------------------------------------------------------------
-
-
-class Ownership:
-    """Loaded ownership rules (or none) and routing of signatures to teams."""
-
-    def __init__(self, path: str | None) -> None:
-        self.path = path
-        self.rules: Any = None
-        self.error: str | None = None
-        owners = _module("traintriage.triage.owners")
-        if owners is None:
-            return
-        if path is None and hasattr(owners, "default_owners_path"):
-            default = owners.default_owners_path()
-            path = str(default) if default else None
-            self.path = path
-        if path:
-            try:
-                self.rules = owners.load_owners(path)
-            except Exception as err:  # noqa: BLE001 - a broken file must not stop the server
-                self.error = f"{path}: {err}"
-
-    @property
-    def available(self) -> bool:
-        return self.rules is not None
-
-    def route(self, store: Store, ids: Iterable[str]) -> dict[str, Any]:
-        """signature -> Routing (with .team, .project, .candidates); empty without rules."""
-        ids = list(dict.fromkeys(ids))
-        if not self.available or not ids:
-            return {}
-        mod = _module("traintriage.services.ownership")
-        if mod is None or not hasattr(mod, "route_many"):
-            return {}
-        return dict(mod.route_many(store, self.rules, ids))
-
-    def teams(self) -> list[str]:
-        """Every team the rules name (for the team menus)."""
-        rules = getattr(self.rules, "rules", None) or ()
-        return sorted({str(r.owner) for r in rules if getattr(r, "owner", None)})
-
-
-def team_of(routing: Any) -> str | None:
-    team = getattr(routing, "team", None) if routing is not None else None
-    return str(team) if team else None

@@ -17,13 +17,13 @@ from traintriage.core.vocabulary import STAGES, UNOWNED
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision
 from traintriage.services.coverage import coverage_report
+from traintriage.services.ownership import Ownership
 from traintriage.services.status import GateResult, gate, train_status
 from traintriage.store import search as search_store
 from traintriage.store.db import Store
 from traintriage.store.reads import newest_event, signature_detail
 from traintriage.store.snapshot import TrainContext, load_train
 from traintriage.web import integrations
-from traintriage.web.integrations import Ownership, team_of
 from traintriage.web.sources import link_trace
 
 ENTRY_LISTS = ("new", "regressed", "logspam", "deprecation", "single_host", "stopped", "fixed")
@@ -106,18 +106,16 @@ def train_history(env: Env, version: str, at: float) -> dict[str, Any]:
 
 
 def decision(env: Env, version: str, at: float) -> Decision:
-    return train_status(env.store, version, at, env.config, context=env.train)
+    """The train status with owners attached from the rules the app loaded at start."""
+    return train_status(env.store, version, at, env.config, context=env.train, owners=env.ownership.rules)
 
 
-def decision_dict(env: Env, result: Decision) -> dict[str, Any]:
-    """Decision.to_dict() with each entry's owner filled from the ownership rules."""
+def decision_dict(result: Decision) -> dict[str, Any]:
+    """Decision.to_dict() plus each entry's `team` (its owner's team, or None) for the pages."""
     data = result.to_dict()
-    ids = [e["signature"] for key in ENTRY_LISTS for e in data[key]]
-    routes = env.ownership.route(env.store, ids)
     for key in ENTRY_LISTS:
         for e in data[key]:
-            if e.get("owner") is None:
-                e["owner"] = team_of(routes.get(e["signature"]))
+            e["team"] = e["owner"]["team"] if e["owner"] else None
     return data
 
 
@@ -128,14 +126,14 @@ def gate_result(
     if not stage:
         state = env.train.timeline.train_state(version, at)
         stage = state.next_stage or state.stage or STAGES[0]
-    result = gate(env.store, version, stage, at, window, env.config)
+    result = gate(env.store, version, stage, at, window, env.config, owners=env.ownership.rules)
     return result, HTTP_STATUS.get(result.verdict, 503)
 
 
 def train_page(env: Env, version: str, at: float) -> dict[str, Any]:
     """The deployer's page: verdict, rule and evidence, blockers, untriaged NEW by team, changes."""
     result = decision(env, version, at)
-    data = decision_dict(env, result)
+    data = decision_dict(result)
     history = train_history(env, version, at)
     rule = next((r for r in data["rules"] if r["id"] == data["rule"]), None)
     entries = _unique(e for key in ENTRY_LISTS for e in data[key])
@@ -143,7 +141,7 @@ def train_page(env: Env, version: str, at: float) -> dict[str, Any]:
     by_team: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in _unique([*data["new"], *data["regressed"]]):
         if e["review"] is None:
-            by_team[e["owner"] or UNOWNED].append(e)
+            by_team[e["team"] or UNOWNED].append(e)
     promotions = [p for p in env.train.timeline.promotions(version) if p.at.timestamp() <= at]
     last = max(promotions, key=lambda p: p.at) if promotions else None
     since = last.at.timestamp() if last else None
@@ -186,15 +184,15 @@ def _ts(text: str) -> float:
 
 def queue(env: Env, version: str, team: str | None, at: float) -> dict[str, Any]:
     """NEW/REGRESSED signatures of a team in this train: untriaged first, oldest first."""
-    data = decision_dict(env, decision(env, version, at))
+    data = decision_dict(decision(env, version, at))
     rows = []
     for e in _unique([*data["new"], *data["regressed"], *data["logspam"]]):
-        owner = e["owner"] or UNOWNED
+        owner = e["team"] or UNOWNED
         if team and team != "all" and owner != team:
             continue
-        rows.append({**e, "owner": owner})
+        rows.append({**e, "team": owner})
     rows.sort(key=lambda e: (e["review"] is not None, e["first_seen"] or "", e["signature"]))
-    teams = sorted({*env.ownership.teams(), *(r["owner"] for r in rows), UNOWNED})
+    teams = sorted({*env.ownership.teams(), *(r["team"] for r in rows), UNOWNED})
     return {
         "version": version,
         "team": team or "all",
@@ -227,8 +225,8 @@ def signature_page(env: Env, sig_id: str) -> dict[str, Any]:
         sample["time"] = iso(sample["ts"])
         sample["trace_lines"] = link_trace(sample.get("trace"), env.source_url, sample.get("version"))
     routing = env.ownership.route(env.store, [sig_id]).get(sig_id)
-    data["owner"] = integrations.as_dict(routing) if routing is not None else None
-    data["team"] = team_of(routing)
+    data["owner"] = routing.to_dict() if routing is not None else None
+    data["team"] = routing.team if routing is not None else None
     data["reviews"] = review_history(env, [sig_id]).get(sig_id, [])
     data["review"] = data["reviews"][-1] if data["reviews"] else None
     data["audit"] = audit(env, sig_id, 100)
@@ -301,7 +299,8 @@ def search(env: Env, f: Filters) -> dict[str, Any]:
     history = review_history(env, ids)
     rows = []
     for s in found:
-        team = team_of(routes.get(s.id)) or UNOWNED
+        routing = routes.get(s.id)
+        team = (routing.team if routing is not None else None) or UNOWNED
         records = history.get(s.id) or []
         verdict = records[-1].get("verdict") if records else None
         if f.team and team != f.team:
@@ -340,16 +339,16 @@ def filter_choices(env: Env) -> dict[str, Any]:
 
 def coverage(env: Env, version: str, at: float) -> dict[str, Any]:
     """Triage and ownership coverage of a train's NEW/REGRESSED signatures, per team."""
-    data = decision_dict(env, decision(env, version, at))
+    data = decision_dict(decision(env, version, at))
     teams: dict[str, dict[str, int]] = defaultdict(lambda: {"signatures": 0, "triaged": 0, "blocking": 0})
     flagged = _unique([*data["new"], *data["regressed"], *data["logspam"]])
     for e in flagged:
-        t = teams[e["owner"] or UNOWNED]
+        t = teams[e["team"] or UNOWNED]
         t["signatures"] += 1
         t["triaged"] += e["review"] is not None
         t["blocking"] += e["blocking"]
     total = len(flagged)
-    owned = sum(1 for e in flagged if e["owner"])
+    owned = sum(1 for e in flagged if e["team"])
     triaged = sum(1 for e in flagged if e["review"] is not None)
     return {
         "version": version,
@@ -373,9 +372,9 @@ def _coverage_report(env: Env, version: str) -> list[dict[str, Any]]:
 
     def owner_of(signature: str) -> str | None:
         found = routes.get(signature)
-        if found is None and env.ownership.available:
-            found = env.ownership.route(env.store, [signature]).get(signature)
-        return team_of(found)
+        if found is None:
+            return env.ownership.team(env.store, signature)
+        return found.team
 
     rows = coverage_report(env.store, version, owner_of=owner_of, config=env.config)
     return [integrations.as_dict(r) for r in rows]

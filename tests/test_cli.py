@@ -33,7 +33,7 @@ def test_fingerprint_stdin_one_row_per_line_in_order() -> None:
     rows = [json.loads(r) for r in out.stdout.splitlines()]
     assert [r["line"] for r in rows] == [1, 2, 3, 4]
     assert rows[0]["signature"] == rows[2]["signature"] and "title" in rows[0]
-    assert "error" in rows[1] and "unrecognised" in rows[1]["error"]
+    assert rows[1]["title"] == "not a log line"  # plain text: a message, no timestamp needed
     assert rows[3]["error"].startswith("invalid JSON")
     assert "file" not in rows[0]
 
@@ -58,9 +58,10 @@ def test_ingest_signatures_show_roundtrip(tmp_path: Path) -> None:
     out = run("ingest", "--db", db, "--rejects", str(rejects), str(log))
     assert out.returncode == 0, out.stderr
     assert "ingested 5 events (1 rejected)" in out.stdout
-    assert f"{log}:6: rejected: unrecognised line format" in out.stderr
+    reason = "plain text line without a leading ISO 8601 timestamp (no timestamp: pass --assume-time now|ISO-TIME to use one)"
+    assert f"{log}:6: rejected: {reason}" in out.stderr
     assert rejects.read_text().splitlines() == [
-        f"# {log}:6: unrecognised line format (not JSON, @cee syslog or udp2log)",
+        f"# {log}:6: {reason}",
         "garbage line",
     ]
     sigs = json.loads(run("signatures", "--db", db, "--json").stdout)

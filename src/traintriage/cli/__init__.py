@@ -52,6 +52,12 @@ def main() -> None:
 # --- fingerprint ----------------------------------------------------------------------
 
 
+FORMAT_HELP = (
+    "auto: detect per line (MediaWiki/ECS/generic JSON, @cee syslog, udp2log), any other line "
+    "as plain text; text: every line is a plain message."
+)
+
+
 @main.command()
 @click.argument("files", nargs=-1)
 @click.option(
@@ -59,18 +65,26 @@ def main() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="TOML field mapping for generic JSON logs.",
 )
-def fingerprint(files: tuple[str, ...], field_map: str | None) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "text"]),
+    default="auto",
+    show_default=True,
+    help=FORMAT_HELP,
+)
+def fingerprint(files: tuple[str, ...], field_map: str | None, fmt: str) -> None:
     """Group log lines without storing: one JSON object per input line.
 
     Reads FILES ('-' or none for stdin; .gz is fine) and prints
     {"line": N, "signature": ID, "title": ...} or {"line": N, "error": REASON},
-    plus "file" when several files are given.
+    plus "file" when several files are given. Lines need no timestamp.
     """
     from traintriage.grouping.signature import Grouper
     from traintriage.ingest.formats import LineError, LineReader
     from traintriage.ingest.sources import SourceError, describe, iter_lines, open_binary
 
-    reader = LineReader(_load_field_map(field_map))
+    reader = LineReader(_load_field_map(field_map), fmt=fmt, require_time=False)
     grouper = Grouper()
     names = list(files) or ["-"]
     many = len(names) > 1
@@ -159,6 +173,20 @@ class _Progress:
     type=click.Path(exists=True, dir_okay=False),
     help="TOML field mapping for generic JSON logs.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "text"]),
+    default="auto",
+    show_default=True,
+    help=FORMAT_HELP,
+)
+@click.option(
+    "--assume-time",
+    metavar="now|ISO-TIME",
+    help="Time given to lines that carry none (else they are rejected): 'now' is the time this "
+    "run started, the same for every such line; an ISO 8601 time is used as given.",
+)
 @click.option("--batch", "batch_events", default=100_000, show_default=True, help="Events per commit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no per-line errors; summary only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -167,6 +195,8 @@ def ingest(
     db: str | None,
     rejects: str | None,
     field_map: str | None,
+    fmt: str,
+    assume_time: str | None,
     batch_events: int,
     quiet: bool,
     as_json: bool,
@@ -174,10 +204,19 @@ def ingest(
     """Read error logs (files, .gz, '-' for stdin) into the database.
 
     Re-running on the same files continues where the last run stopped: events
-    are never counted twice.
+    are never counted twice. Every event needs a time: lines without one are
+    rejected unless --assume-time gives it.
     """
+    from traintriage.core.timeparse import parse_when
     from traintriage.ingest.pipeline import IngestOptions
     from traintriage.ingest.pipeline import ingest as run_ingest
+
+    assumed: float | None = None
+    if assume_time is not None:
+        try:
+            assumed = parse_when(assume_time)
+        except ValueError:
+            _fail(f"--assume-time {assume_time!r} is neither 'now' nor an ISO 8601 time")
 
     store = _open_store(db)
     progress = _Progress(sys.stderr.isatty() and not quiet and not as_json)
@@ -200,6 +239,8 @@ def ingest(
         options = IngestOptions(
             batch_events=batch_events,
             field_map=_load_field_map(field_map),
+            fmt=fmt,
+            assume_time=assumed,
             rejects=rejects_fh,
             progress=progress,
             on_reject=on_reject,

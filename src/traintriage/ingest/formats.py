@@ -7,7 +7,14 @@ spools, udp2log files with JSON context, exports from Logstash):
 * the ECS variant of it (`error.*`, `service.version`, `labels.*`, `trace.id`);
 * syslog lines whose payload is `@cee: {json}` (MediaWiki's CeeFormatter);
 * plain udp2log text lines (`%datetime% [%reqId%] %host% %wiki% %mwversion% %channel% %level%: ...`);
-* generic JSON logs of other applications, through a configurable `FieldMap`.
+* generic JSON logs of other applications, through a configurable `FieldMap`;
+* any other text line, as a plain message (`fmt="text"`): what auto-detection falls
+  back to, and what `LineReader(fmt="text")` reads every line as. A leading ISO 8601
+  timestamp is taken as the event time and removed from the message.
+
+A missing timestamp is a `LineError` unless the reader says otherwise:
+`assume_time` (epoch seconds) stands in for it (`ingest --assume-time`), and
+`require_time=False` gives 0.0 (`fingerprint`, which stores nothing).
 
 A line that cannot be read becomes a `LineError` with a reason; nothing here
 raises on bad input. The MediaWiki/ECS shapes are decoded by one typed msgspec
@@ -231,14 +238,20 @@ def _host_name(host: str | _Host | None) -> str | None:
     return host.name or host.hostname
 
 
-def _from_doc(doc: _Doc, fmt: str) -> Event:
-    """Map the Logstash/ECS union shape to an Event (raises LineError)."""
+def _from_doc(doc: _Doc, fmt: str, missing_ts: float | None = None) -> Event:
+    """Map the Logstash/ECS union shape to an Event (raises LineError).
+
+    `missing_ts` is the time given to a document without `@timestamp` (None: reject it).
+    """
     if doc.timestamp is None:
-        raise LineError("missing required field '@timestamp'")
-    try:
-        ts = parse_timestamp(doc.timestamp)
-    except ValueError as err:
-        raise LineError(str(err)) from None
+        if missing_ts is None:
+            raise LineError("missing required field '@timestamp'" + NO_TIME_HINT)
+        ts = missing_ts
+    else:
+        try:
+            ts = parse_timestamp(doc.timestamp)
+        except ValueError as err:
+            raise LineError(str(err)) from None
     exc = doc.exception
     if isinstance(exc, _Exc):
         exc_class, exc_message, exc_file, trace = exc.class_, exc.message, exc.file, exc.trace
@@ -360,17 +373,44 @@ def _is_mediawiki_shape(doc: _Doc) -> str | None:
     return "ecs" if ecs else None
 
 
+READ_FORMATS = ("auto", "text")
+NO_TIME_HINT = " (no timestamp: pass --assume-time now|ISO-TIME to use one)"
+
+
 @dataclass
 class LineReader:
-    """Turns one raw line (bytes, without newline) into an Event or a LineError."""
+    """Turns one raw line (bytes, without newline) into an Event or a LineError.
+
+    `fmt` is "auto" (detect per line, falling back to plain text) or "text" (every
+    line is a plain message). A line without a timestamp gets `assume_time` when set,
+    else 0.0 when `require_time` is false, else it is rejected.
+    """
 
     field_map: FieldMap = field(default_factory=FieldMap)
     max_line_bytes: int = MAX_LINE_BYTES
+    fmt: str = "auto"
+    assume_time: float | None = None
+    require_time: bool = True
+
+    def __post_init__(self) -> None:
+        if self.fmt not in READ_FORMATS:
+            raise ValueError(f"unknown format {self.fmt!r} (known: {', '.join(READ_FORMATS)})")
+        # The time a line without one gets; None: such a line is rejected.
+        self._missing_ts: float | None = (
+            self.assume_time if self.assume_time is not None else (None if self.require_time else 0.0)
+        )
 
     def read(self, line: bytes) -> Event:
         """Parse one line; raise LineError with a human reason when it can't be read."""
         if len(line) > self.max_line_bytes:
             raise LineError(f"line too long ({len(line)} bytes > limit {self.max_line_bytes})")
+        if self.fmt == "text":
+            if b"\x00" in line:
+                raise LineError("binary data (NUL byte)")
+            stripped = line.strip()
+            if not stripped:
+                raise LineError("empty line")
+            return self._read_plain(stripped)
         if line[:1] == b"{":
             # The hot path: no copy of the line. A NUL byte cannot occur in valid JSON
             # (raw control characters are rejected by the decoder), so binary junk that
@@ -400,7 +440,7 @@ class LineReader:
         fmt = _is_mediawiki_shape(doc)
         if fmt is None:
             return self._read_generic(data)
-        return _from_doc(doc, fmt if hint == "json" else hint)
+        return _from_doc(doc, fmt if hint == "json" else hint, self._missing_ts)
 
     def _read_cee(self, line: bytes, at: int) -> Event:
         payload = line[at + 5 :].strip()
@@ -419,7 +459,7 @@ class LineReader:
             doc.timestamp = header[0]
         if doc.host is None and len(header) > 1:
             doc.host = header[1]
-        return _from_doc(doc, "syslog-cee")
+        return _from_doc(doc, "syslog-cee", self._missing_ts)
 
     def _read_generic(self, data: bytes) -> Event:
         try:
@@ -436,11 +476,16 @@ class LineReader:
             raise LineError(f"missing required field 'message' (tried {', '.join(fm.message)})")
         raw_ts = _lookup(obj, fm.timestamp)
         if raw_ts is None:
-            raise LineError(f"missing required field 'timestamp' (tried {', '.join(fm.timestamp)})")
-        try:
-            ts = parse_epoch_or_iso(raw_ts)
-        except ValueError as err:
-            raise LineError(str(err)) from None
+            if self._missing_ts is None:
+                raise LineError(
+                    f"missing required field 'timestamp' (tried {', '.join(fm.timestamp)})" + NO_TIME_HINT
+                )
+            ts = self._missing_ts
+        else:
+            try:
+                ts = parse_epoch_or_iso(raw_ts)
+            except ValueError as err:
+                raise LineError(str(err)) from None
         host = _lookup(obj, fm.host)
         if isinstance(host, dict):
             host = host.get("name") or host.get("hostname")
@@ -467,8 +512,34 @@ class LineReader:
             raise LineError(f"invalid UTF-8 at byte {err.start}") from None
         match = _UDP2LOG.match(text)
         if match is None:
-            raise LineError("unrecognised line format (not JSON, @cee syslog or udp2log)")
+            return self._plain_event(text)
         return _from_udp2log(match)
+
+    def _read_plain(self, line: bytes) -> Event:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise LineError(f"invalid UTF-8 at byte {err.start}") from None
+        return self._plain_event(text)
+
+    def _plain_event(self, text: str) -> Event:
+        """Any text line as a message; a leading ISO 8601 timestamp is its time."""
+        m = _LEADING_TS.match(text)
+        ts: float | None = None
+        if m is not None:
+            try:
+                ts = parse_timestamp(m["ts"].replace(",", "."))
+            except ValueError:
+                ts = None
+            else:
+                text = text[m.end() :]
+        if ts is None:
+            if self._missing_ts is None:
+                raise LineError("plain text line without a leading ISO 8601 timestamp" + NO_TIME_HINT)
+            ts = self._missing_ts
+        if not text.strip():
+            raise LineError("missing required field 'message'")
+        return Event(ts, text, fmt="text")
 
 
 def _json_reason(data: bytes, err: msgspec.DecodeError) -> str:
@@ -484,6 +555,13 @@ _UDP2LOG = re.compile(
     r"\[(?P<req>[^\]]*)\] (?P<host>\S+) (?P<wiki>\S+) (?P<version>\S+) (?P<channel>\S+) "
     r"(?P<level>[A-Z]+): (?P<rest>.*)\Z",
     re.S,
+)
+
+
+# A leading ISO 8601 date-time (optionally in brackets) of a plain text line, e.g.
+# "2024-03-01 12:00:00,123 ERROR ..." or "[2024-03-01T12:00:00Z] ...".
+_LEADING_TS = re.compile(
+    r"\[?(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\]?(?:\s+|\Z)"
 )
 
 

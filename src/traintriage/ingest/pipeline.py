@@ -43,6 +43,8 @@ class IngestOptions:
     batch_events: int = 100_000
     field_map: FieldMap = field(default_factory=FieldMap)
     max_line_bytes: int = MAX_LINE_BYTES
+    fmt: str = "auto"  # "auto" (detect per line, plain text last) or "text" (every line a message)
+    assume_time: float | None = None  # time of lines without one (None: reject them)
     rejects: BinaryIO | None = None
     progress: Callable[[int, int], None] | None = None  # (events, rejected) about twice a second
     on_reject: Callable[[str, int, str], None] | None = None  # (source name, line, reason)
@@ -148,7 +150,12 @@ class Ingester:
         self.store = store
         self.options = options or IngestOptions()
         self.grouper = make_grouper(store)
-        self.reader = LineReader(self.options.field_map, self.options.max_line_bytes)
+        self.reader = LineReader(
+            self.options.field_map,
+            self.options.max_line_bytes,
+            fmt=self.options.fmt,
+            assume_time=self.options.assume_time,
+        )
         self.dedupe = _RequestDedupe(REQUEST_WINDOW)
         self.samples_taken: dict[tuple[str, str], int] = {}
         self.batch = Batch()

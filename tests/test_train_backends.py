@@ -41,3 +41,23 @@ def test_status_json_identical_on_both_backends(sim: Path, tmp_path: Path, pg_ur
             answers.append(out)
     assert answers[0] == answers[1]
     assert any(a["verdict"] != "go" for a in answers[0][:-2])
+
+
+def test_logspam_follows_the_configured_thresholds(tmp_path: Path) -> None:
+    """Bug (issue 7): the store fetched busiest-hour counts only for signatures above a hard-coded
+    100 events, so with logspam_per_hour = 1 a NEW signature of 40 events was not LOGSPAM and
+    its JSON said max_events_1h: 0."""
+    from traintriage.detect.config import DetectionConfig
+    from web_helpers import NEW, build_train
+
+    train = build_train(tmp_path / "train")
+    with Store(train.db) as store:
+        decision = train_status(store, NEW, train.at, DetectionConfig(logspam_per_hour=1))
+        default = train_status(store, NEW, train.at)
+    entry = next(e for e in decision.to_dict()["new"] if e["signature"] == train.new_sig)
+    assert entry["events"] == 40
+    assert entry["max_events_1h"] >= 1 and entry["max_events_12h"] >= entry["max_events_1h"]
+    assert "logspam" in entry["labels"]
+    assert train.new_sig in [e["signature"] for e in decision.to_dict()["logspam"]]
+    plain = next(e for e in default.to_dict()["new"] if e["signature"] == train.new_sig)
+    assert "logspam" not in plain["labels"]  # 40 events stay under the default 100/h

@@ -144,6 +144,12 @@ class DetectionConfig:
         """Critical channels (fatal, exception) are compared case-insensitively."""
         return channel.lower() in {c.lower() for c in self.critical_channels}
 
+    @property
+    def peak_min_events(self) -> int:
+        """Events below which a signature's busiest hour or 12 hours cannot exceed any limit read
+        against them (logspam per hour and per 12 h, rollback per hour): the store skips those peaks."""
+        return min(self.logspam_per_hour, self.logspam_per_12h, self.rollback_fatal_per_hour)
+
     def stage_minutes(self, stage: str) -> float:
         """Minimum age of `stage`; a stage not listed needs the longest listed minimum."""
         if stage in self.min_stage_minutes:

@@ -54,6 +54,7 @@ def train_status(
         lookback_seconds=config.lookback_days * 86400,
         baseline_seconds=config.baseline_hours * 3600,
         gate_window=config.gate_window_seconds,
+        peak_min_events=config.peak_min_events,
         context=context,
     )
     classification = classify(snapshot, config)

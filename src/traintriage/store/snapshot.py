@@ -254,12 +254,17 @@ def train_snapshot(
     version: str,
     at: float,
     *,
-    lookback_seconds: float = 14 * 86400,
-    baseline_seconds: float = 24 * 3600,
-    gate_window: float = 20.0,
+    lookback_seconds: float,
+    baseline_seconds: float,
+    gate_window: float,
+    peak_min_events: int,
     context: TrainContext | None = None,
 ) -> TrainSnapshot:
-    """Everything detection needs about `version` as of `at` (see module docstring)."""
+    """Everything detection needs about `version` as of `at` (see module docstring).
+
+    The caller passes its limits (detect/config.py); peaks are read only for signatures with
+    more than `peak_min_events` events, since no busiest hour of fewer can exceed a limit.
+    """
     ctx = context or load_train(store)
     timeline, membership = ctx.timeline, ctx.membership
     state = timeline.train_state(version, at)
@@ -291,9 +296,9 @@ def train_snapshot(
     _fill_history(store, version, at, lookback_seconds, by_id, ids)
     # Spread, hosts, first seen and peaks only matter where a label is possible: signatures
     # unseen in older versions (NEW candidates) and those above their baseline rate.
-    worth = [sig for sig in ids if _may_be_flagged(by_id[sig], windows)]
+    worth = [sig for sig in ids if _may_be_flagged(by_id[sig], windows, peak_min_events)]
     _fill_first_seen(store, version, by_id, worth)
-    _fill_peaks(store, windows, version, by_id, [s for s in worth if by_id[s].events > 100])
+    _fill_peaks(store, windows, version, by_id, [s for s in worth if by_id[s].events > peak_min_events])
     agg_c = sum(e.requests for e in evidence if e.channel in ERROR_CHANNELS)
     agg_b = sum(e.previous_requests for e in evidence if e.channel in ERROR_CHANNELS)
     return TrainSnapshot(
@@ -345,7 +350,7 @@ def _evidence(
     )
 
 
-def _may_be_flagged(e: SignatureEvidence, windows: list[GroupWindow]) -> bool:
+def _may_be_flagged(e: SignatureEvidence, windows: list[GroupWindow], peak_min_events: int) -> bool:
     """Cheap screen: could classify label this signature NEW, REGRESSED or LOGSPAM at all?"""
     if e.older_events_in_lookback == 0 and e.previous_requests == 0:
         return True  # unseen before: a NEW candidate
@@ -353,7 +358,7 @@ def _may_be_flagged(e: SignatureEvidence, windows: list[GroupWindow]) -> bool:
         w.group: (w.exposure_candidate or 0.0) / w.exposure_baseline for w in windows if w.exposure_baseline
     }
     expected = sum(s.baseline_requests * ratio.get(s.group, 1.0) for s in e.strata)
-    return e.requests > expected or e.events > 100
+    return e.requests > expected or e.events > peak_min_events
 
 
 def _fill_first_seen(store: Store, version: str, by_id: dict[str, SignatureEvidence], ids: list[str]) -> None:

@@ -2,7 +2,7 @@
 
 Both backends share the schema and every statement; the differences are the
 parameter style (`?` is rewritten to `%s` for psycopg), column types (see
-schema.py) and how transactions start (SQLite: `BEGIN IMMEDIATE` on one
+migrations.py) and how transactions start (SQLite: `BEGIN IMMEDIATE` on one
 connection, WAL mode; PostgreSQL: psycopg transactions). Upserts use
 `INSERT ... AS t ... ON CONFLICT ... DO UPDATE SET x = t.x + excluded.x`,
 which both accept, and never touch the same key twice in one statement.
@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from traintriage.ingest.batch import Batch, Checkpoint
-from traintriage.store.schema import MIGRATIONS, SAMPLES_PER_VERSION, render
+from traintriage.store.migrations import MIGRATIONS, SAMPLES_PER_VERSION, render
 
 DEFAULT_DB = "traintriage.db"
+IN_CHUNK = 500  # ids per SQLite IN list: well under its variable limit
 
 
 class StoreError(Exception):
@@ -95,6 +96,26 @@ class Store:
             rows = cur.fetchall()
         return list(rows)
 
+    def query_in(
+        self, statement: str, ids: Sequence[Any], before: Sequence[Any] = (), after: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Rows of `statement` for a list of ids, where `{ids}` stands for `IN (...)` after a column.
+
+        Written as `... WHERE signature {ids}` with `before`/`after` the parameters around
+        it. PostgreSQL gets one array parameter (`= ANY(?)`, planned once, no length limit);
+        SQLite gets chunks of `IN (?, ...)` under its variable limit. Empty ids: no rows.
+        """
+        if not ids:
+            return []
+        if self.dialect == "postgresql":
+            return self.query(statement.format(ids="= ANY(?::text[])"), [*before, list(ids), *after])
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[i : i + IN_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            rows += self.query(statement.format(ids=f"IN ({marks})"), [*before, *chunk, *after])
+        return rows
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.transaction() as cur:
             cur.execute(self.sql(statement), params)
@@ -161,14 +182,7 @@ class Store:
 
     def existing_signatures(self, ids: Sequence[str]) -> set[str]:
         """Which of these signature ids are already stored."""
-        found: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = list(ids[i : i + 500])
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                str(r[0]) for r in self.query(f"SELECT id FROM signatures WHERE id IN ({marks})", chunk)
-            )
-        return found
+        return {str(r[0]) for r in self.query_in("SELECT id FROM signatures WHERE id {ids}", ids)}
 
     def apply_batch(self, batch: Batch) -> None:
         """Write a batch and its read positions in one transaction (exactly-once ingest)."""

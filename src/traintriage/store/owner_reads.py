@@ -2,7 +2,7 @@
 
 The train page and `owners check` need the owner of hundreds of signatures;
 `signature_detail` per signature would be one round trip per table each.
-Here one query per 500 signatures fetches explanations and one more fetches
+Here one query (chunked on SQLite) fetches explanations and one more fetches
 each signature's earliest sample (the same sample `owners show` uses, so the
 two never disagree). The routing itself is pure (triage/owners.py); services/ownership.py joins the two.
 """
@@ -10,13 +10,11 @@ two never disagree). The routing itself is pure (triage/owners.py); services/own
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from traintriage.store.db import Store
-
-CHUNK = 500  # ids per IN list: well under SQLite's and psycopg's parameter limits
 
 
 @dataclass(frozen=True)
@@ -32,27 +30,24 @@ class SignatureFacts:
 def signature_facts(store: Store, signature_ids: Sequence[str]) -> dict[str, SignatureFacts]:
     """Channel, class, explanation and earliest sample trace per signature, two queries per chunk."""
     out: dict[str, SignatureFacts] = {}
-    for chunk in _chunks(list(dict.fromkeys(signature_ids))):
-        marks = ",".join("?" * len(chunk))
-        traces = _earliest_traces(store, chunk, marks)
-        for sig, channel, exc_class, explanation in store.query(
-            f"SELECT id, channel, exc_class, explanation FROM signatures WHERE id IN ({marks})", chunk
-        ):
-            out[str(sig)] = SignatureFacts(
-                str(channel), exc_class, json.loads(explanation), traces.get(str(sig))
-            )
+    ids = list(dict.fromkeys(signature_ids))
+    traces = _earliest_traces(store, ids)
+    for sig, channel, exc_class, explanation in store.query_in(
+        "SELECT id, channel, exc_class, explanation FROM signatures WHERE id {ids}", ids
+    ):
+        out[str(sig)] = SignatureFacts(str(channel), exc_class, json.loads(explanation), traces.get(str(sig)))
     return out
 
 
-def _earliest_traces(store: Store, chunk: list[str], marks: str) -> dict[str, str]:
+def _earliest_traces(store: Store, ids: list[str]) -> dict[str, str]:
     """Trace of the earliest sample per signature (by ts, version, seq), if it has one."""
-    rows = store.query(
+    rows = store.query_in(
         "SELECT signature, event FROM ("
         " SELECT signature, event,"
         " ROW_NUMBER() OVER (PARTITION BY signature ORDER BY ts, version, seq) AS rn"
-        f" FROM samples WHERE signature IN ({marks})"
+        " FROM samples WHERE signature {ids}"
         ") AS earliest WHERE rn = 1",
-        chunk,
+        ids,
     )
     out: dict[str, str] = {}
     for sig, event in rows:
@@ -70,8 +65,3 @@ def signatures_by_events(store: Store) -> list[tuple[str, str, str, int]]:
             "SELECT id, title, channel, events FROM signatures ORDER BY events DESC, id"
         )
     ]
-
-
-def _chunks(ids: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]

@@ -99,19 +99,15 @@ def _summary(row: tuple[Any, ...]) -> SignatureSummary:
 
 def _attach_versions(store: Store, summaries: list[SignatureSummary]) -> None:
     by_id = {s.id: s for s in summaries}
-    ids = list(by_id)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = store.query(
-            "SELECT signature, version, events, requests, first_seen, last_seen FROM signature_versions "
-            f"WHERE signature IN ({marks}) ORDER BY signature, first_seen",
-            chunk,
+    rows = store.query_in(
+        "SELECT signature, version, events, requests, first_seen, last_seen FROM signature_versions "
+        "WHERE signature {ids} ORDER BY signature, first_seen",
+        list(by_id),
+    )
+    for sig, version, events, requests, first, last in rows:
+        by_id[sig].versions.append(
+            VersionCounts(version, int(events), int(requests), float(first), float(last))
         )
-        for sig, version, events, requests, first, last in rows:
-            by_id[sig].versions.append(
-                VersionCounts(version, int(events), int(requests), float(first), float(last))
-            )
 
 
 def top_signatures(store: Store, version: str | None = None, limit: int = 50) -> list[SignatureSummary]:

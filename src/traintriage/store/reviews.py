@@ -49,7 +49,6 @@ __all__ = [
 ]
 
 _WRITE_LOCK = 7326916  # PostgreSQL advisory lock for triage writes (migrations use 7326915)
-_CHUNK = 500
 _STATE_ACTIONS = ("assignee-changed", "task-linked", "mute-set", "mute-cleared")
 
 
@@ -380,11 +379,6 @@ def _record(row: Sequence[Any]) -> ReviewRecord:
     )
 
 
-def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield list(ids[i : i + _CHUNK])
-
-
 def review_history(store: Store, signatures: Sequence[str] | None = None) -> dict[str, list[ReviewRecord]]:
     """Every review of these signatures (all when None), newest first per signature."""
     order = " ORDER BY signature, at DESC, id DESC"
@@ -392,11 +386,9 @@ def review_history(store: Store, signatures: Sequence[str] | None = None) -> dic
     if signatures is None:
         rows = store.query(f"SELECT {_REVIEW_COLUMNS} FROM reviews" + order)
     else:
-        for chunk in _chunks(sorted(set(signatures))):
-            marks = ",".join("?" * len(chunk))
-            rows += store.query(
-                f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE signature IN ({marks})" + order, chunk
-            )
+        rows = store.query_in(
+            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE signature {{ids}}" + order, sorted(set(signatures))
+        )
     out: dict[str, list[ReviewRecord]] = defaultdict(list)
     for row in rows:
         record = _record(row)
@@ -470,9 +462,9 @@ def triage_state(
     if signatures is None:
         rows = store.query(_STATE_SQL + when + order, extra)
     else:
-        for chunk in _chunks(sorted(set(signatures))):
-            marks = ",".join("?" * len(chunk))
-            rows += store.query(_STATE_SQL + f" AND signature IN ({marks})" + when + order, [*chunk, *extra])
+        rows = store.query_in(
+            _STATE_SQL + " AND signature {ids}" + when + order, sorted(set(signatures)), after=extra
+        )
         rows.sort(key=lambda r: (float(r[1]), int(r[0])))
     return _fold(rows)
 

@@ -149,22 +149,6 @@ def _sums(
     return out
 
 
-def _in_chunks(
-    store: Store, sql: str, ids: Sequence[str], extra: Sequence[Any] = ()
-) -> list[tuple[Any, ...]]:
-    """Run `sql` (with one `{ids}` placeholder list) over ids: one array parameter on
-    PostgreSQL (no per-chunk planning), chunks of 500 `?` on SQLite (its variable limit)."""
-    if not ids:
-        return []
-    if store.dialect == "postgresql":
-        return store.query(sql.format(ids="SELECT unnest(?::text[])"), [*extra, list(ids)])
-    rows: list[tuple[Any, ...]] = []
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        rows += store.query(sql.format(ids=",".join("?" * len(chunk))), [*extra, *chunk])
-    return rows
-
-
 def _exposure(
     store: Store, windows: list[GroupWindow], version: str, membership: GroupMembership, lookback_start: float
 ) -> list[GroupWindow] | None:
@@ -206,10 +190,9 @@ def _requests(
     if total is None:
         wikis = sorted(membership.wikis_in(group))
         if wikis:
-            got = _in_chunks(
-                store,
+            got = store.query_in(
                 f"SELECT SUM(requests) FROM exposure WHERE version IN ({vmarks}) AND scope = 'wiki' "
-                "AND hour BETWEEN ? AND ? AND name IN ({ids})",
+                "AND hour BETWEEN ? AND ? AND name {ids}",
                 wikis,
                 (*versions, h0, h1),
             )
@@ -274,9 +257,8 @@ def train_snapshot(
     ids = sorted(cand)
     meta = {
         str(r[0]): r
-        for r in _in_chunks(
-            store,
-            "SELECT id, title, channel, level, exc_class, kind, first_seen FROM signatures WHERE id IN ({ids})",
+        for r in store.query_in(
+            "SELECT id, title, channel, level, exc_class, kind, first_seen FROM signatures WHERE id {ids}",
             sorted(set(ids) | set(base)),
         )
     }
@@ -367,10 +349,9 @@ def _fill_first_seen(store: Store, version: str, by_id: dict[str, SignatureEvide
     Host counts are kept per version, not per time slot, so the busiest host's share is
     taken over all of V's events and applied to the events in the windows.
     """
-    for sig, first, last, total, hosts, top_host, top_events in _in_chunks(
-        store,
+    for sig, first, last, total, hosts, top_host, top_events in store.query_in(
         "SELECT signature, first_seen, last_seen, events, hosts, top_host, top_host_events FROM signature_versions "
-        "WHERE version = ? AND signature IN ({ids})",
+        "WHERE version = ? AND signature {ids}",
         ids,
         (version,),
     ):
@@ -395,10 +376,9 @@ def _fill_peaks(
     clause, params = _window_clause(windows, True)
     params = [version if p == "<candidate>" else p for p in params]
     hourly: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for sig, hour, events in _in_chunks(
-        store,
+    for sig, hour, events in store.query_in(
         "SELECT c.signature, c.slot / 6, SUM(c.events) FROM counts c JOIN wiki_groups g ON g.wiki = c.wiki "
-        f"WHERE ({clause}) AND c.signature IN ({{ids}}) GROUP BY c.signature, c.slot / 6",
+        f"WHERE ({clause}) AND c.signature {{ids}} GROUP BY c.signature, c.slot / 6",
         ids,
         params,
     ):
@@ -441,10 +421,9 @@ def _fill_history(
     marks = ",".join("?" * len(older))
     found: dict[str, dict[str, int]] = defaultdict(dict)
     unsettled: list[tuple[str, str]] = []
-    for sig, v, first, last, events in _in_chunks(
-        store,
+    for sig, v, first, last, events in store.query_in(
         f"SELECT signature, version, first_seen, last_seen, events FROM signature_versions WHERE version IN ({marks}) "
-        "AND signature IN ({ids})",
+        "AND signature {ids}",
         ids,
         older,
     ):

@@ -1,14 +1,22 @@
-"""Versioned schema migrations, one list for SQLite and PostgreSQL.
+"""Versioned schema migrations, one list for SQLite and PostgreSQL (every table of the store).
 
 Type names that differ between the two are written as `{REAL}`, `{BIGINT}`,
-`{WITHOUT_ROWID}` and filled in per dialect. A migration is never edited
-after release: add a new one. Each is applied in its own transaction and
-recorded in `schema_migrations`.
+`{WITHOUT_ROWID}` and filled in per dialect. A migration is never edited or renumbered
+after release: add a new one. Each is applied in its own transaction and recorded in
+`schema_migrations`, so an existing store upgrades by applying the versions it lacks.
 
-Storage growth (issue 2 §4): rows grow with distinct (signature, version,
-wiki, 10-minute slot) cells in `counts`, distinct (signature, version, host) in
-`signature_hosts`, and at most `SAMPLES_PER_VERSION` samples per (signature,
-version) — never with raw events.
+1. Events (issue 2): rows grow with distinct (signature, version, wiki, 10-minute slot)
+   cells in `counts`, distinct (signature, version, host) in `signature_hosts`, and at
+   most `SAMPLES_PER_VERSION` samples per (signature, version), never with raw events.
+2. The train: deployment steps, wiki groups, exposure, 10-second error buckets.
+3. The triage record: `reviews` and `audit_log` are append-only (store/reviews.py never
+   updates or deletes a row): a new review supersedes older ones; assignee, task links,
+   mutes and notes are audit events whose current value is folded from the log. Ids are
+   assigned by the writer under a lock (no AUTOINCREMENT/IDENTITY: one statement list).
+4. The web app: `users` (a role, an optional team, an scrypt hash `scrypt$n$r$p$salt$hash`
+   or NULL for no password login); `api_tokens` (only the sha256 of a token, `prefix` to
+   tell tokens apart, `scopes` a comma-separated subset of read, review, ingest, admin);
+   `settings` (small key/value pairs, e.g. the session secret made on first start).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ class Migration:
     statements: tuple[str, ...]
 
 
-CORE_MIGRATIONS: tuple[Migration, ...] = (
+MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "signatures, per-version counts, samples, read positions",
@@ -150,22 +158,70 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
             ){WITHOUT_ROWID}""",
         ),
     ),
+    Migration(
+        3,
+        "triage: reviews (verdicts per signature and version), audit log",
+        (
+            """CREATE TABLE reviews (
+                id {BIGINT} PRIMARY KEY,
+                signature TEXT NOT NULL,
+                version TEXT,
+                verdict TEXT NOT NULL,
+                target TEXT,
+                assignee TEXT,
+                note TEXT,
+                tasks TEXT NOT NULL,
+                mute_until {REAL},
+                mute_until_escalates INTEGER NOT NULL,
+                reviewer TEXT NOT NULL,
+                at {REAL} NOT NULL
+            )""",
+            "CREATE INDEX reviews_signature ON reviews (signature, at)",
+            """CREATE TABLE audit_log (
+                id {BIGINT} PRIMARY KEY,
+                at {REAL} NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                signature TEXT,
+                detail TEXT NOT NULL
+            )""",
+            "CREATE INDEX audit_log_signature ON audit_log (signature, id)",
+            "CREATE INDEX audit_log_action ON audit_log (action, at)",
+        ),
+    ),
+    Migration(
+        4,
+        "web: users, API tokens, settings",
+        (
+            """CREATE TABLE users (
+                name TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                team TEXT,
+                password_hash TEXT,
+                created_at {REAL} NOT NULL,
+                disabled INTEGER NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE api_tokens (
+                id TEXT PRIMARY KEY,
+                user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+                digest TEXT NOT NULL UNIQUE,
+                prefix TEXT NOT NULL,
+                scopes TEXT NOT NULL,
+                label TEXT NOT NULL,
+                created_at {REAL} NOT NULL,
+                last_used_at {REAL},
+                revoked INTEGER NOT NULL DEFAULT 0
+            )""",
+            "CREATE INDEX api_tokens_user ON api_tokens (user_name)",
+            """CREATE TABLE settings (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
-
-
-def _all_migrations() -> tuple[Migration, ...]:
-    """Core migrations plus the ones each feature module owns (kept in their own files)."""
-    from traintriage.store.schema_triage import TRIAGE_MIGRATIONS
-    from traintriage.store.schema_web import WEB_MIGRATIONS
-
-    found = sorted((*CORE_MIGRATIONS, *TRIAGE_MIGRATIONS, *WEB_MIGRATIONS), key=lambda m: m.version)
-    versions = [m.version for m in found]
-    if len(set(versions)) != len(versions):
-        raise RuntimeError(f"duplicate migration versions: {versions}")
-    return tuple(found)
-
-
-MIGRATIONS = _all_migrations()
+if [m.version for m in MIGRATIONS] != list(range(1, len(MIGRATIONS) + 1)):
+    raise RuntimeError(f"migrations out of order: {[m.version for m in MIGRATIONS]}")
 
 
 def render(statement: str, dialect: str) -> str:

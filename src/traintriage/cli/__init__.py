@@ -81,8 +81,9 @@ def fingerprint(files: tuple[str, ...], field_map: str | None, fmt: str) -> None
     plus "file" when several files are given. Lines need no timestamp.
     """
     from traintriage.grouping.signature import Grouper
-    from traintriage.ingest.formats import LineError, LineReader
-    from traintriage.ingest.sources import SourceError, describe, iter_lines, open_binary
+    from traintriage.ingest.fingerprint import fingerprint_rows
+    from traintriage.ingest.formats import LineReader
+    from traintriage.ingest.sources import READ_ERRORS, SourceError, describe, open_binary
 
     reader = LineReader(_load_field_map(field_map), fmt=fmt, require_time=False)
     grouper = Grouper()
@@ -98,24 +99,16 @@ def fingerprint(files: tuple[str, ...], field_map: str | None, fmt: str) -> None
             click.echo(f"traintriage: error: {err}", err=True)
             failed += 1
             continue
+        number = 0
         try:
-            for number, _offset, raw in iter_lines(stream, max_line=reader.max_line_bytes):
-                row: dict[str, Any] = {"file": name} if many else {}
-                row["line"] = number
-                try:
-                    ev = reader.read(raw)
-                except LineError as err:
-                    row["error"] = err.reason
-                else:
-                    info = grouper.signature_of(ev)
-                    row["signature"] = info.id
-                    row["title"] = grouper.title_of(info)
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            for row in fingerprint_rows(stream, reader, grouper):
+                number = row["line"]
+                out.write(json.dumps({"file": name, **row} if many else row, ensure_ascii=False) + "\n")
         except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
             sys.stderr.close()
             sys.exit(0)
-        except (OSError, EOFError) as err:
-            click.echo(f"traintriage: error: {name}: read error: {err}", err=True)
+        except READ_ERRORS as err:
+            click.echo(f"traintriage: error: {name}: read error after line {number}: {err}", err=True)
             failed += 1
         finally:
             if name != "-":
@@ -267,6 +260,7 @@ def ingest(
                         "rejected": s.rejected,
                         "resumed_at_line": s.resumed_at_line,
                         "already_done": s.already_done,
+                        "held_back_bytes": s.held_back,
                         "error": s.error,
                     }
                     for s in report.sources
@@ -284,6 +278,12 @@ def ingest(
                 click.echo(f"traintriage: error: {s.error}", err=True)
             elif not quiet:
                 click.echo(f"{s.name}: {s.events:,} events, {s.rejected:,} rejected{note}")
+            if s.held_back and not quiet:
+                click.echo(
+                    f"{s.name}: the last {s.held_back:,} bytes do not end with a newline yet "
+                    "(a line still being written?): left for the next run",
+                    err=True,
+                )
         click.echo(
             f"ingested {report.events:,} events ({report.rejected:,} rejected) from {len(report.sources)} source(s) "
             f"in {report.seconds:.2f}s, {rate:,.0f} events/s; {report.new_signatures:,} new signatures"

@@ -5,12 +5,19 @@ Log timestamps are overwhelmingly RFC 3339 in UTC. Parsing them with
 hundreds of thousands of events per second, so the common UTC shapes are
 parsed by slicing with a per-hour cache and everything else falls back to
 the standard library.
+
+Every time returned here has passed `validate.check_time` (finite, 2000..2100): the
+fast path checks each hour once when it enters the cache, so the check costs nothing
+per line; an out-of-range time raises `InvalidInput` (a ValueError) with the reason.
 """
 
 from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime
+
+from traintriage.core.errors import InvalidInput
+from traintriage.core.validate import check_epoch_number, check_time
 
 _HOUR_CACHE: dict[str, int] = {}
 
@@ -39,6 +46,7 @@ def _hour_epoch(prefix: str) -> int:
         year, month, day, hour = int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13])
         datetime(year, month, day, hour)  # range check: raises ValueError
         value = calendar.timegm((year, month, day, hour, 0, 0, 0, 0, 0))
+        check_time(value)  # once per hour, then cached: the sane range costs nothing per line
         if len(_HOUR_CACHE) > 100_000:
             _HOUR_CACHE.clear()
         _HOUR_CACHE[prefix] = value
@@ -65,9 +73,11 @@ def parse_timestamp(text: str) -> float:
                 base = _minute_epoch(body[:16])
             second = int(body[17:19])
             frac = float(body[19:]) if n > 20 else 0.0
+        except InvalidInput:
+            raise InvalidInput(f"time {text[:40]!r} is outside 2000-01-01..2100-01-01") from None
         except ValueError:
             raise ValueError(f"invalid timestamp {text[:40]!r}") from None
-        if second > 60:
+        if not (0 <= second <= 60 and 0.0 <= frac < 1.0):  # ".5e400" would be inf
             raise ValueError(f"invalid timestamp {text[:40]!r}")
         return base + second + frac
     return _parse_slow(text)
@@ -82,12 +92,12 @@ def _parse_slow(text: str) -> float:
             raise ValueError(f"invalid timestamp {text[:40]!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
+        return check_time(parsed.timestamp(), f"time {text[:40]!r}")
     try:
-        value = float(text)
+        value = float(text)  # never overflows: 400 digits or "1e400" give inf, refused below
     except ValueError:
         raise ValueError(f"invalid timestamp {text[:40]!r}") from None
-    return value / 1000.0 if value > 1e11 else value
+    return check_epoch_number(value, f"time {text[:40]!r}")
 
 
 def parse_epoch_or_iso(value: object) -> float:
@@ -95,7 +105,7 @@ def parse_epoch_or_iso(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("timestamp is a boolean")
     if isinstance(value, int | float):
-        return value / 1000.0 if value > 1e11 else float(value)
+        return check_epoch_number(value)
     if isinstance(value, str):
         return parse_timestamp(value)
     raise ValueError(f"timestamp has type {type(value).__name__}")

@@ -17,7 +17,8 @@ A missing timestamp is a `LineError` unless the reader says otherwise:
 `require_time=False` gives 0.0 (`fingerprint`, which stores nothing).
 
 A line that cannot be read becomes a `LineError` with a reason; nothing here
-raises on bad input. The MediaWiki/ECS shapes are decoded by one typed msgspec
+raises anything else on bad input (JSON nested past the decoder's depth, times out of
+range, unusable version names included: see core/validate.py). The MediaWiki/ECS shapes are decoded by one typed msgspec
 decoder (fields not declared are skipped without being materialised), which is
 what keeps the hot path near one microsecond per line.
 """
@@ -32,8 +33,12 @@ import msgspec
 
 from traintriage.core.events import Event
 from traintriage.core.timeparse import parse_epoch_or_iso, parse_timestamp
+from traintriage.core.validate import version_problem
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: longer lines are rejected, not truncated
+NESTED_TOO_DEEPLY = "JSON nested too deeply"
+_BOM = b"\xef\xbb\xbf"
+_JSON_TAIL_ATTEMPTS = 256  # udp2log: candidate starts of a trailing JSON blob tried, at most
 
 
 class LineError(Exception):
@@ -232,6 +237,24 @@ def _as_text(value: Any) -> str | None:
 # --- the readers -------------------------------------------------------------------
 
 
+_VERSIONS_OK: set[str] = set()
+"""Version names already checked (a log has a handful): the hot path checks each once."""
+
+
+def _version(text: str | None) -> str | None:
+    """None when absent or empty; the name when `validate.version_problem` accepts it."""
+    if not text:
+        return None
+    if text not in _VERSIONS_OK:
+        problem = version_problem(text)
+        if problem is not None:
+            raise LineError(problem)
+        if len(_VERSIONS_OK) >= 10_000:
+            _VERSIONS_OK.clear()
+        _VERSIONS_OK.add(text)
+    return text
+
+
 def _host_name(host: str | _Host | None) -> str | None:
     if host is None or isinstance(host, str):
         return host
@@ -265,13 +288,16 @@ def _from_doc(doc: _Doc, fmt: str, missing_ts: float | None = None) -> Event:
         if not message:
             raise LineError("missing required field 'message'")
         level = doc.level
+        version = doc.mwversion
+        if version and version not in _VERSIONS_OK:
+            version = _version(version)
         return Event(  # positional: this is the hot path (field order of model.Event)
             ts,
             message,
             doc.normalized_message,
             doc.channel or "",
             level.upper() if level else "",
-            doc.mwversion or None,
+            version or None,
             doc.wiki or None,
             host if host is None or isinstance(host, str) else (host.name or host.hostname),
             doc.reqId or None,
@@ -341,7 +367,7 @@ def _from_ecs(
         normalized_message=normalized,
         channel=channel or "",
         level=(level or "").upper(),
-        version=version or None,
+        version=_version(version),
         wiki=wiki or None,
         host=_host_name(doc.host),
         req_id=req_id or None,
@@ -416,6 +442,10 @@ class LineReader:
             # (raw control characters are rejected by the decoder), so binary junk that
             # happens to start with "{" still fails below, with the decoder's reason.
             return self._read_json(line, "json")
+        if line[:3] == _BOM:  # a UTF-8 byte order mark: files saved by editors, concatenated exports
+            line = line[3:]
+            if line[:1] == b"{":
+                return self._read_json(line, "json")
         if b"\x00" in line:
             raise LineError("binary data (NUL byte)")
         stripped = line.strip()
@@ -437,6 +467,8 @@ class LineReader:
             raise LineError(_json_reason(data, err)) from None
         except UnicodeDecodeError as err:
             raise LineError(f"invalid UTF-8 at byte {err.start}") from None
+        except RecursionError:
+            raise LineError(NESTED_TOO_DEEPLY) from None
         fmt = _is_mediawiki_shape(doc)
         if fmt is None:
             return self._read_generic(data)
@@ -454,6 +486,8 @@ class LineReader:
             raise LineError("syslog @cee: " + _json_reason(payload, err)) from None
         except UnicodeDecodeError as err:
             raise LineError(f"syslog @cee: invalid UTF-8 at byte {err.start}") from None
+        except RecursionError:
+            raise LineError("syslog @cee: " + NESTED_TOO_DEEPLY) from None
         header = line[:at].decode("utf-8", "replace").split()
         if doc.timestamp is None and header:
             doc.timestamp = header[0]
@@ -468,6 +502,8 @@ class LineReader:
             raise LineError(_json_reason(data, err)) from None
         except UnicodeDecodeError as err:
             raise LineError(f"invalid UTF-8 at byte {err.start}") from None
+        except RecursionError:
+            raise LineError(NESTED_TOO_DEEPLY) from None
         if not isinstance(obj, dict):
             raise LineError("JSON value is not an object")
         fm = self.field_map
@@ -494,7 +530,7 @@ class LineReader:
             message=message,
             channel=_as_text(_lookup(obj, fm.channel)) or "",
             level=(_as_text(_lookup(obj, fm.level)) or "").upper(),
-            version=_as_text(_lookup(obj, fm.version)),
+            version=_version(_as_text(_lookup(obj, fm.version))),
             wiki=_as_text(_lookup(obj, fm.wiki)),
             host=_as_text(host),
             req_id=_as_text(_lookup(obj, fm.req_id)),
@@ -566,7 +602,11 @@ _LEADING_TS = re.compile(
 
 
 def _split_trailing_json(rest: str) -> tuple[str, list[Any]]:
-    """Peel `{context}` and `{exception}`/`[]` JSON blobs off the end of a udp2log message."""
+    """Peel `{context}` and `{exception}`/`[]` JSON blobs off the end of a udp2log message.
+
+    Each blob's start is searched from the end; the number of candidate starts tried is
+    capped so that a hostile line full of " [" cannot cost quadratic time.
+    """
     blobs: list[Any] = []
     text = rest.rstrip()
     for _ in range(2):
@@ -574,13 +614,17 @@ def _split_trailing_json(rest: str) -> tuple[str, list[Any]]:
             break
         opener = "{" if text.endswith("}") else "["
         start = text.rfind(" " + opener)
-        while start >= 0:
+        attempts = 0
+        while start >= 0 and attempts < _JSON_TAIL_ATTEMPTS:
+            attempts += 1
             candidate = text[start + 1 :]
             try:
                 blobs.insert(0, _ANY_DECODER.decode(candidate))
             except msgspec.DecodeError:
                 start = text.rfind(" " + opener, 0, start)
                 continue
+            except RecursionError:
+                raise LineError(NESTED_TOO_DEEPLY) from None
             text = text[:start].rstrip()
             break
         else:
@@ -638,7 +682,7 @@ def _from_udp2log(match: re.Match[str]) -> Event:
         normalized_message=normalized,
         channel=match["channel"],
         level=match["level"],
-        version=_opt(match["version"]),
+        version=_version(_opt(match["version"])),
         wiki=_opt(match["wiki"]),
         host=_opt(match["host"]),
         req_id=_opt(match["req"]),

@@ -11,6 +11,11 @@ Distinct requests: an event counts as a new request unless the same
 `REQUEST_WINDOW` pairs). MediaWiki logs one error several times per request
 within milliseconds, so this is exact in practice; a request split across a
 process restart may be counted twice (documented in docs/storage.md).
+
+Hostile input: any exception while reading or grouping one line makes that line a
+reject (`file:line: reason`); the lines around it are kept and committed. A plain
+file's last line without a newline is left for the next run (its writer may be in the
+middle of it), and a read error midway (a truncated `.gz`) keeps the lines before it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,16 @@ from traintriage.ingest.batch import Batch, Checkpoint
 from traintriage.ingest.formats import MAX_LINE_BYTES, FieldMap, LineError, LineReader
 from traintriage.ingest.redact import redact_text, redact_trace, redact_url
 from traintriage.ingest.sink import BatchSink
-from traintriage.ingest.sources import Source, SourceError, describe, iter_lines, open_binary, same_identity
+from traintriage.ingest.sources import (
+    READ_ERRORS,
+    Source,
+    SourceError,
+    describe,
+    iter_lines,
+    open_binary,
+    same_identity,
+    unread_tail,
+)
 
 REQUEST_WINDOW = 100_000
 SAMPLES_PER_RUN = 5
@@ -59,6 +73,8 @@ class SourceReport:
     already_done: bool = False
     error: str | None = None
     errors: list[tuple[int, str]] = field(default_factory=list)
+    held_back: int = 0  # bytes after the last complete line, left for the next run
+    last_line: int = 0  # the last line read (for "read error after line N")
 
 
 @dataclass
@@ -131,6 +147,21 @@ def sample_of(ev: Event) -> dict[str, Any]:
     return out
 
 
+def unexpected_reason(err: BaseException) -> str:
+    """The reject reason for a failure no reader anticipated (never a traceback)."""
+    text = str(err)
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return f"could not read the line ({type(err).__name__}: {text})" if text else type(err).__name__
+
+
+def _sample(ev: Event) -> dict[str, Any]:
+    """`sample_of`, never failing: a sample that can't be made must not lose the counted event."""
+    try:
+        return sample_of(ev)
+    except Exception as err:  # noqa: BLE001
+        return {"message": f"(no sample: {unexpected_reason(err)})", "format": ev.fmt}
+
+
 def make_grouper(store: BatchSink) -> Grouper:
     """A Grouper whose template miners continue from the store's saved state."""
     states, ids = store.load_templates()
@@ -193,10 +224,11 @@ class Ingester:
         except OSError as err:
             report.error = f"{name}: cannot open: {err}"
             return report
+        report.last_line = start_line
         try:
             self._read(source, stream, start_offset, start_line, report)
-        except (OSError, EOFError) as err:  # e.g. a truncated or corrupt .gz
-            report.error = f"{name}: read error after line {report.resumed_at_line}: {err}"
+        except READ_ERRORS as err:  # e.g. a truncated or corrupt .gz: the lines before it are kept
+            report.error = f"{name}: read error after line {report.last_line}: {err or type(err).__name__}"
         finally:
             if source.key != "-":
                 stream.close()
@@ -219,69 +251,84 @@ class Ingester:
         number = line
         position = offset
         pending = 0
-        for number, position, raw in iter_lines(
-            stream, offset, line, seekable=seekable, max_line=self.options.max_line_bytes
-        ):
-            try:
-                ev = read(raw)
-            except LineError as err:
-                self._reject(source, report, number, err.reason, raw)
-                continue
-            info = signature_of(ev)
-            sig = info.id
-            ts = ev.ts
-            version = ev.version or UNKNOWN
-            req = ev.req_id
-            if req:
-                rkey = (sig, req)
-                if rkey in dedupe.current or rkey in dedupe.previous:
-                    new_request = 0
+        lines = iter_lines(
+            stream,
+            offset,
+            line,
+            seekable=seekable,
+            max_line=self.options.max_line_bytes,
+            hold_partial=seekable,
+        )
+        try:
+            for number, position, raw in lines:
+                try:
+                    ev = read(raw)
+                    info = signature_of(ev)
+                except LineError as err:
+                    self._reject(source, report, number, err.reason, raw)
+                    continue
+                except Exception as err:  # noqa: BLE001 - whatever one line does, it is that line's reject
+                    self._reject(source, report, number, unexpected_reason(err), raw)
+                    continue
+                sig = info.id
+                ts = ev.ts
+                version = ev.version or UNKNOWN
+                req = ev.req_id
+                if req:
+                    rkey = (sig, req)
+                    if rkey in dedupe.current or rkey in dedupe.previous:
+                        new_request = 0
+                    else:
+                        new_request = 1
+                        if len(dedupe.current) >= dedupe.window:
+                            dedupe.previous, dedupe.current = dedupe.current, set()
+                        dedupe.current.add(rkey)
                 else:
                     new_request = 1
-                    if len(dedupe.current) >= dedupe.window:
-                        dedupe.previous, dedupe.current = dedupe.current, set()
-                    dedupe.current.add(rkey)
-            else:
-                new_request = 1
-            ckey = (sig, version, ev.wiki or UNKNOWN, int(ts // SLOT_SECONDS))
-            c = cells.get(ckey)
-            if c is None:
-                cells[ckey] = [1, new_request, ts, ts]
-                vkey = (sig, version)
-                taken = versions.get(vkey)
-                if taken is None:
-                    if sig not in signatures:
-                        signatures[sig] = info
-                    taken = versions[vkey] = samples_taken.get(vkey, 0)
-                if taken < SAMPLES_PER_RUN:  # samples: up to 5 per (signature, version) and run
-                    versions[vkey] = samples_taken[vkey] = taken + 1
-                    batch.samples.setdefault(vkey, []).append((ts, sample_of(ev)))
-            else:
-                c[0] += 1
-                c[1] += new_request
-                if ts < c[2]:
-                    c[2] = ts
-                elif ts > c[3]:
-                    c[3] = ts
-            hkey = (sig, version, ev.host or UNKNOWN)
-            hosts[hkey] = hosts.get(hkey, 0) + 1
-            if info.channel in error_channels and ev.level != "DEBUG":
-                bkey = (version, int(ts // BUCKET_SECONDS))
-                buckets[bkey] = buckets.get(bkey, 0) + 1
-            pending += 1
-            if not pending & 0x3FFF and progress is not None:
-                self._tick(progress, batch.events + pending)
-            if pending >= batch_limit:
-                batch.events += pending
-                report.events += pending
-                pending = 0
-                self._checkpoint(source, report, position, number)
-                self._flush()
-                batch = self.batch
-                signatures, versions, cells, hosts, buckets = _tables(batch)
-        batch.events += pending
-        report.events += pending
-        self._checkpoint(source, report, position, number)
+                ckey = (sig, version, ev.wiki or UNKNOWN, int(ts // SLOT_SECONDS))
+                c = cells.get(ckey)
+                if c is None:
+                    cells[ckey] = [1, new_request, ts, ts]
+                    vkey = (sig, version)
+                    taken = versions.get(vkey)
+                    if taken is None:
+                        if sig not in signatures:
+                            signatures[sig] = info
+                        taken = versions[vkey] = samples_taken.get(vkey, 0)
+                    if taken < SAMPLES_PER_RUN:  # samples: up to 5 per (signature, version) and run
+                        versions[vkey] = samples_taken[vkey] = taken + 1
+                        batch.samples.setdefault(vkey, []).append((ts, _sample(ev)))
+                else:
+                    c[0] += 1
+                    c[1] += new_request
+                    if ts < c[2]:
+                        c[2] = ts
+                    elif ts > c[3]:
+                        c[3] = ts
+                hkey = (sig, version, ev.host or UNKNOWN)
+                hosts[hkey] = hosts.get(hkey, 0) + 1
+                if info.channel in error_channels and ev.level != "DEBUG":
+                    bkey = (version, int(ts // BUCKET_SECONDS))
+                    buckets[bkey] = buckets.get(bkey, 0) + 1
+                pending += 1
+                if not pending & 0x3FFF and progress is not None:
+                    self._tick(progress, batch.events + pending)
+                if pending >= batch_limit:
+                    batch.events += pending
+                    report.events += pending
+                    pending = 0
+                    self._checkpoint(source, report, position, number)
+                    self._flush()
+                    batch = self.batch
+                    signatures, versions, cells, hosts, buckets = _tables(batch)
+        finally:  # the lines read so far count, even when the source fails midway
+            report.last_line = number
+            batch = self.batch
+            batch.events += pending
+            report.events += pending
+            self._checkpoint(source, report, position, number)
+        if seekable:
+            report.held_back = unread_tail(source, position)
 
     def _reject(self, source: Source, report: SourceReport, number: int, reason: str, raw: bytes) -> None:
         report.rejected += 1

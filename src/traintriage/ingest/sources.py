@@ -12,11 +12,15 @@ import hashlib
 import io
 import os
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 IDENTITY_BYTES = 4096
+
+READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error)
+"""What reading a source can raise midway: I/O errors, a truncated or corrupt `.gz`."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,16 @@ def same_identity(stored: str, source: Source) -> bool:
     return stored == f"{length}:{hashlib.blake2b(head, digest_size=12).hexdigest()}"
 
 
+def unread_tail(source: Source, offset: int) -> int:
+    """Bytes of a plain file after `offset` (an unterminated last line left for later)."""
+    if source.key == "-" or source.compressed:
+        return 0
+    try:
+        return max(0, os.stat(source.key).st_size - offset)
+    except OSError:
+        return 0
+
+
 def open_binary(source: Source) -> BinaryIO:
     if source.key == "-":
         return sys.stdin.buffer
@@ -87,6 +101,7 @@ def iter_lines(
     *,
     seekable: bool = False,
     max_line: int = 1 << 20,
+    hold_partial: bool = False,
 ) -> Iterator[tuple[int, int, bytes]]:
     """Yield (line number, offset after the line, line without newline) from a position.
 
@@ -94,6 +109,10 @@ def iter_lines(
     A line longer than `max_line` is yielded cut to `max_line + 1` bytes (so the
     reader rejects it as too long) and the rest of it is skipped without being
     held in memory.
+
+    `hold_partial`: a last line without its newline is not yielded (the caller's
+    position stays before it), because a file still being written ends in the middle
+    of a line; it is read whole once the writer has finished it.
     """
     if start_offset:
         if seekable:
@@ -113,17 +132,29 @@ def iter_lines(
         raw = readline(limit)
         if not raw:
             return
-        number += 1
-        offset += len(raw)
         if raw.endswith(b"\n"):
+            number += 1
+            offset += len(raw)
             raw = raw[:-1]
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
         elif len(raw) == limit:
+            size = len(raw)
             while True:  # skip the rest of an over-long line
                 rest = readline(1 << 20)
-                offset += len(rest)
-                if not rest or rest.endswith(b"\n"):
+                size += len(rest)
+                if not rest:
+                    if hold_partial:
+                        return  # still being written: judged when it ends
                     break
+                if rest.endswith(b"\n"):
+                    break
+            number += 1
+            offset += size
             raw = raw[: max_line + 1]
+        else:  # the last line, without a newline
+            if hold_partial:
+                return
+            number += 1
+            offset += len(raw)
         yield number, offset, raw

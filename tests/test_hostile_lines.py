@@ -65,6 +65,8 @@ POISON: list[tuple[str, str]] = [
     (_doc(mwversion="1.36\u0000"), "control"),
     ('{"@timestamp": "2021-01-19T18:00:01Z", "message": "m", "version": "a b"}', "spaces"),
     ("2021-01-19 18:00:01 [r1] mw1 enwiki " + "9" * 200 + " exception ERROR: m", "characters long"),
+    ("9999-12-31T23:59:59Z a plain text line from the far future", "outside 2000-01-01..2100-01-01"),
+    ("\ufeff0001-01-01 00:00:00 plain text, BOM first", "outside 2000-01-01..2100-01-01"),
 ]
 
 
@@ -162,9 +164,13 @@ def test_unexpected_failure_on_a_line_is_that_lines_reject(store: Store, tmp_pat
 
 def test_bom_at_line_start_is_accepted(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "bom.log"
-    path.write_bytes(b"\xef\xbb\xbf" + _good(1).encode() + b"\n\xef\xbb\xbf" + _good(2).encode() + b"\n")
+    bom = b"\xef\xbb\xbf"
+    text = bom + b"2021-01-19T18:00:01Z plain text after a BOM"
+    path.write_bytes(bom + _good(1).encode() + b"\n" + bom + _good(2).encode() + b"\n" + text + b"\n")
     report = ingest(store, [str(path)])
-    assert (report.events, report.rejected) == (2, 0)
+    assert (report.events, report.rejected) == (3, 0)
+    assert LineReader(fmt="text").read(text).message == "plain text after a BOM"
+    assert LineReader().read(text).message == "plain text after a BOM"
 
 
 def test_unterminated_last_line_is_read_when_finished(store: Store, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from traintriage.core.errors import InvalidInput
 from traintriage.core.events import Event
 from traintriage.core.timeparse import parse_epoch_or_iso, parse_timestamp
 from traintriage.core.validate import version_problem
@@ -431,6 +432,8 @@ class LineReader:
         if len(line) > self.max_line_bytes:
             raise LineError(f"line too long ({len(line)} bytes > limit {self.max_line_bytes})")
         if self.fmt == "text":
+            if line[:3] == _BOM:
+                line = line[3:]
             if b"\x00" in line:
                 raise LineError("binary data (NUL byte)")
             stripped = line.strip()
@@ -565,6 +568,8 @@ class LineReader:
         if m is not None:
             try:
                 ts = parse_timestamp(m["ts"].replace(",", "."))
+            except InvalidInput as err:  # a timestamp, but out of range: never stored
+                raise LineError(str(err)) from None
             except ValueError:
                 ts = None
             else:

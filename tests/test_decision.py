@@ -253,6 +253,7 @@ TOP_KEYS = [
     "stopped",
     "exposure",
     "owners_to_ping",
+    "blocker_task",
 ]
 ENTRY_KEYS = [
     "signature",
@@ -324,6 +325,7 @@ def test_json_keys_are_stable() -> None:
         "rollback.absolute-net",
         "rollback.critical-rate",
         "nogo.blocker-review",
+        "nogo.open-blocker-task",
         "nogo.unreviewed-critical-new",
         "nogo.unreviewed-critical-regressed",
         "hold.logspam",

@@ -5,7 +5,8 @@ with its evidence), and the first that fires decides:
 
 1. ROLLBACK  aggregate error-request rate up, scap's absolute net breached, or a
              NEW/REGRESSED critical signature above the logspam rate;
-2. NO-GO     a `blocker` review, or an unreviewed NEW/REGRESSED critical signature;
+2. NO-GO     a `blocker` review, an open subtask of the train's blocker task, or an
+             unreviewed NEW/REGRESSED critical signature;
 3. HOLD      logspam, or unreviewed non-critical NEW/REGRESSED signatures;
 4. INCONCLUSIVE  not deployed, too early, or too little traffic;
 5. GO.
@@ -26,6 +27,7 @@ from typing import Any, get_args
 from traintriage.core.timeparse import iso
 from traintriage.core.vocabulary import CLEARING_VERDICTS, STAGES, ReviewVerdict, TrainVerdict
 from traintriage.detect import stats
+from traintriage.detect.blockers import BlockerEvidence
 from traintriage.detect.classify import Classification, Entry, Label
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.inputs import StratumCounts, TrainSnapshot
@@ -144,6 +146,7 @@ class Decision:
     owners: Mapping[str, Mapping[str, Any]] = field(
         default_factory=dict
     )  # signature -> {team, project, matched}
+    blocker: BlockerEvidence | None = None  # the cached blocker task view the decision used
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON of `train status --json` (schema in docs/detection.md)."""
@@ -165,6 +168,7 @@ class Decision:
             "stopped": [self._entry(e) for e in c.stopped],
             "exposure": _exposure_dict(c),
             "owners_to_ping": list(self.owners_to_ping),
+            "blocker_task": self.blocker.to_dict(self.at) if self.blocker else None,
         }
 
     def _entry(self, e: Entry) -> dict[str, Any]:
@@ -250,6 +254,7 @@ class _Context:
     classification: Classification
     config: DetectionConfig
     reviews: Mapping[str, Review]
+    blocker: BlockerEvidence | None = None
 
     def open_(self, entries: Sequence[Entry]) -> list[Entry]:
         """Entries without a review that clears them (needs-info counts as open)."""
@@ -278,9 +283,14 @@ def decide(
     classification: Classification,
     config: DetectionConfig,
     reviews: Mapping[str, Review] | None = None,
+    blocker: BlockerEvidence | None = None,
 ) -> Decision:
-    """Check every rule in order; the first that fires gives the verdict (GO if none does)."""
-    ctx = _Context(snapshot, classification, config, dict(reviews or {}))
+    """Check every rule in order; the first that fires gives the verdict (GO if none does).
+
+    `blocker` is the cached view of the version's blocker task (None: not known); the
+    decision never asks the task tracker itself.
+    """
+    ctx = _Context(snapshot, classification, config, dict(reviews or {}), blocker)
     results = [rule(ctx) for rule in RULES]
     fired = [r for r in results if r.fired]
     first = fired[0] if fired else _go(results)
@@ -297,6 +307,7 @@ def decide(
         classification=classification,
         reviews=ctx.reviews,
         blocking=blocking,
+        blocker=blocker,
     )
 
 
@@ -444,6 +455,49 @@ def _review_note(r: Review) -> str:
     return f"{r.signature} (by {r.reviewer}{task})"
 
 
+def _nogo_open_blocker_task(ctx: _Context) -> RuleResult:
+    """An open subtask of the version's `<version> deployment blockers` task blocks the train."""
+    desc = "NO-GO: the train's blocker task has an open subtask"
+    rid = "nogo.open-blocker-task"
+    ev = ctx.blocker
+    if ev is None or ev.task is None:
+        why = ev.error if ev is not None and ev.error else "not fetched"
+        return RuleResult(
+            rid, "no-go", desc, False, f"no blocker task known for {ctx.snapshot.version} ({why})"
+        )
+    open_ = ev.open_subtasks
+    shown = "; ".join(f"{t.id} {t.title[:60]} [{t.status}]" for t in open_[:5])
+    more = f" and {len(open_) - 5} more" if len(open_) > 5 else ""
+    head = f"{ev.task.id} ({ev.task.status}): "
+    body = (
+        f"{len(open_)} open of {len(ev.subtasks)} subtasks: {shown}{more}"
+        if open_
+        else (f"no open subtask ({len(ev.subtasks)} closed)")
+    )
+    detail = head + body + "; " + _freshness(ev, ctx.snapshot.at)
+    sigs = tuple(sorted({s for t in open_ for s in t.signatures}))
+    return RuleResult(rid, "no-go", desc, bool(open_), detail, sigs)
+
+
+def _freshness(ev: BlockerEvidence, at: float) -> str:
+    age = ev.age(at)
+    if age is None:
+        return "never fetched"
+    seen = ev.checked_at if ev.checked_at is not None else ev.fetched_at
+    text = f"tracker checked {iso(seen or 0.0)}, {_duration(age)} before this decision"
+    return text + (f"; last refresh failed: {ev.error}" if ev.error else "")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 def _nogo_critical_new(ctx: _Context) -> RuleResult:
     found = [e for e in ctx.unreviewed(_blockable(ctx.classification, Label.NEW)) if e.critical]
     desc = "NO-GO: a NEW signature in a critical channel (fatal, exception) is not reviewed"
@@ -553,6 +607,7 @@ RULES: tuple[_Rule, ...] = (
     _rollback_net,
     _rollback_critical_rate,
     _nogo_blocker_review,
+    _nogo_open_blocker_task,
     _nogo_critical_new,
     _nogo_critical_regressed,
     _hold_logspam,

@@ -1,0 +1,1 @@
+"""Notifications, pure: which events are worth telling, to whom, in which format, and when."""

@@ -9,8 +9,8 @@ import pytest
 
 from traintriage.core.timeparse import parse_timestamp
 from traintriage.services.status import gate, suggest_threshold, train_status
+from traintriage.services.train import load_train
 from traintriage.store.db import Store
-from traintriage.store.snapshot import load_train
 from traintriage.store.trains import load_deploy_steps
 from traintriage_sim import simulate
 from traintriage_sim.scoring import load_simulation
@@ -61,3 +61,25 @@ def test_logspam_follows_the_configured_thresholds(tmp_path: Path) -> None:
     assert train.new_sig in [e["signature"] for e in decision.to_dict()["logspam"]]
     plain = next(e for e in default.to_dict()["new"] if e["signature"] == train.new_sig)
     assert "logspam" not in plain["labels"]  # 40 events stay under the default 100/h
+
+
+def test_reads_never_write_inferred_groups_until_asked(tmp_path: Path) -> None:
+    """Loading the train (every page, every status) infers missing wiki groups in memory only;
+    `infer_wiki_groups` is the explicit step that stores them."""
+    from traintriage.services.train import infer_wiki_groups
+    from web_helpers import NEW, build_train
+
+    train = build_train(tmp_path / "train")
+    with Store(train.db) as store:
+        store.execute("DELETE FROM wiki_groups")
+        ctx = load_train(store)
+        assert ctx.inferred_wikis > 0 and ctx.membership.group_of("commonswiki") == "group1"
+        train_status(store, NEW, train.at)
+        assert store.query("SELECT COUNT(*) FROM wiki_groups") == [(0,)]
+        assert load_train(store, infer=False).membership.group_of("commonswiki") is None
+        stored = infer_wiki_groups(store)
+        assert stored == ctx.inferred_wikis
+        assert store.query("SELECT COUNT(*) FROM wiki_groups WHERE inferred = 1") == [(stored,)]
+        again = load_train(store)
+        assert again.membership.lists == ctx.membership.lists and again.inferred_wikis == stored
+        assert infer_wiki_groups(store) == 0  # nothing left to infer

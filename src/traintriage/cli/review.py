@@ -288,8 +288,8 @@ def coverage_cmd(version: str | None, owners_file: str | None, db: str | None, a
     before the next promotion, and the median time from first seen to first review."""
     from traintriage.core.versions import version_key
     from traintriage.services.coverage import train_flags
+    from traintriage.services.train import load_train
     from traintriage.store.reviews import review_history
-    from traintriage.store.snapshot import load_train
     from traintriage.triage.reviews import coverage
 
     store = _open_store(db)

@@ -100,7 +100,7 @@ def deploys_import(files: tuple[str, ...], db: str | None, fmt: str | None, as_j
 @click.option("--json", "as_json", is_flag=True)
 def deploys_list(db: str | None, version: str | None, as_json: bool) -> None:
     """Trains with their stages, rollbacks and train-stats numbers."""
-    from traintriage.store.snapshot import load_train
+    from traintriage.services.train import load_train
 
     store = _open_store(db)
     ctx = load_train(store, infer=False)
@@ -204,12 +204,12 @@ def groups_import(directory: str, db: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def groups_show(db: str | None, infer: bool, as_json: bool) -> None:
     """Wikis per group, listed (from dblists) and inferred (from events and deploys)."""
-    from traintriage.store.snapshot import load_train
+    from traintriage.services.train import infer_wiki_groups
     from traintriage.store.trains import membership_counts
 
     store = _open_store(db)
     if infer:
-        load_train(store, infer=True)
+        infer_wiki_groups(store)
     counts = membership_counts(store)
     store.close()
     if as_json:
@@ -325,16 +325,16 @@ def train_status_cmd(
 ) -> None:
     """Stage reached, next step, verdict, the rule that decided it and the evidence."""
     from traintriage.services.status import train_status
+    from traintriage.services.train import load_train
 
     when = _parse_at(at)
     config = _load_config(config_path)
     owners = _load_owners_file(owners_path)
     store = _open_store(db)
     try:
-        decision = train_status(store, version, when, config, owners=owners)
-        from traintriage.store.trains import membership_counts
-
-        inferred = sum(c[1] for c in membership_counts(store).values())
+        context = load_train(store)
+        decision = train_status(store, version, when, config, context=context, owners=owners)
+        inferred = context.inferred_wikis
     finally:
         store.close()
     if as_json:

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 from traintriage.core.versions import version_key
 from traintriage.detect.config import DetectionConfig
 from traintriage.services.status import train_status
+from traintriage.services.train import load_train
 from traintriage.store.db import Store
 from traintriage.store.reviews import review_history
-from traintriage.store.snapshot import TrainContext, load_train
+from traintriage.store.snapshot import TrainContext
 from traintriage.triage.reviews import CoverageRow, FlaggedSignature, ReviewRecord, TrainFlags, coverage
 
 

@@ -19,15 +19,10 @@ from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
 from traintriage.services.ownership import with_owners
+from traintriage.services.train import load_train
 from traintriage.store.db import Store
 from traintriage.store.reviews import load_effective_reviews
-from traintriage.store.snapshot import (
-    TrainContext,
-    load_train,
-    train_snapshot,
-    window_errors,
-    windowed_history,
-)
+from traintriage.store.snapshot import TrainContext, train_snapshot, window_errors, windowed_history
 from traintriage.triage.owners import OwnersFile
 
 
@@ -55,7 +50,7 @@ def train_status(
         baseline_seconds=config.baseline_hours * 3600,
         gate_window=config.gate_window_seconds,
         peak_min_events=config.peak_min_events,
-        context=context,
+        context=context or load_train(store),
     )
     classification = classify(snapshot, config)
     if reviews is None:  # the stored triage record, as it applies to this version at `at`

@@ -2,9 +2,9 @@
 
 Only data up to `at` is used: counts are 10-minute slots and only slots that
 ended by `at` count (restricted to the groups that ran V by then), so past trains can be
-replayed with `--at` to tune thresholds. Group windows come from the stored
-deployment timeline; wiki membership from `wiki_groups` (imported dblists,
-else inferred from when each wiki's events switched version, and said so).
+replayed with `--at` to tune thresholds. Group windows and wiki membership come from
+the `TrainContext` the caller loaded (services/train.py: stored deploy steps and groups).
+Reads only: nothing here writes, and every limit is a parameter.
 """
 
 from __future__ import annotations
@@ -20,41 +20,17 @@ from traintriage.core.versions import version_key
 from traintriage.core.vocabulary import BUCKET_SECONDS, ERROR_CHANNELS, SLOT_SECONDS, STAGES
 from traintriage.detect.inputs import GroupWindow, SignatureEvidence, StratumCounts, TrainSnapshot
 from traintriage.store.db import Store
-from traintriage.store.trains import load_deploy_steps, load_membership, save_membership, wiki_version_hours
-from traintriage.train.groups import GroupMembership, infer_groups
+from traintriage.train.groups import GroupMembership
 from traintriage.train.timeline import Timeline
 
 
 @dataclass
 class TrainContext:
-    """The stored train: timeline plus membership (and what was inferred)."""
+    """The stored train: timeline plus membership (and how many wikis' groups were inferred)."""
 
     timeline: Timeline
     membership: GroupMembership
     inferred_wikis: int
-
-
-def load_train(store: Store, *, infer: bool = True) -> TrainContext:
-    """Timeline from stored deploy steps; infer groups of wikis no dblist named."""
-    steps = load_deploy_steps(store)
-    membership = load_membership(store)
-    timeline = Timeline.build(steps, membership)
-    inferred = 0
-    if infer and steps:
-        observations = [(w, v, float(t)) for w, v, t in wiki_version_hours(store) if w not in membership]
-        if observations:
-            guesses = infer_groups(observations, timeline)
-            lists: dict[str, set[str]] = defaultdict(set)
-            for wiki, guess in guesses.items():
-                if guess.group:
-                    lists[guess.group].add(wiki)
-            if lists:
-                inferred = save_membership(
-                    store, GroupMembership.from_lists(lists), "inferred from events", inferred=True
-                )
-                membership = load_membership(store)
-                timeline = Timeline.build(steps, membership)
-    return TrainContext(timeline, membership, inferred)
 
 
 def _ts(value: datetime) -> float:
@@ -241,15 +217,14 @@ def train_snapshot(
     baseline_seconds: float,
     gate_window: float,
     peak_min_events: int,
-    context: TrainContext | None = None,
+    context: TrainContext,
 ) -> TrainSnapshot:
     """Everything detection needs about `version` as of `at` (see module docstring).
 
     The caller passes its limits (detect/config.py); peaks are read only for signatures with
     more than `peak_min_events` events, since no busiest hour of fewer can exceed a limit.
     """
-    ctx = context or load_train(store)
-    timeline, membership = ctx.timeline, ctx.membership
+    timeline, membership = context.timeline, context.membership
     state = timeline.train_state(version, at)
     windows = group_windows(timeline, version, at, baseline_seconds)
     cand = _sums(store, windows, version, candidate=True)

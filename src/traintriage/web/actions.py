@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from traintriage.services import train
 from traintriage.store import accounts
 from traintriage.store.accounts import AccountError
 from traintriage.web import integrations, security
@@ -57,24 +58,7 @@ def review(
 
 def record_deploy(env: Env, version: str, group: str, when: datetime, actor: str) -> dict[str, Any]:
     """Record that `group` now runs `version` (as `traintriage deploy record` does)."""
-    from traintriage.store.trains import save_deploy_steps
-    from traintriage.train.deploylog import DeployStep, parse_message
-
-    message = f"{group} wikis to {version}" if group != "all" else f"all wikis to {version}"
-    try:
-        groups, target, kind = parse_message(message)
-    except ValueError as err:
-        raise HTTPException(422, f"cannot record {message!r}: {err}") from None
-    step = DeployStep(
-        at=when, groups=groups, version=target, actor=actor, kind=kind, message=message, source="web", line=0
-    )
-    added = save_deploy_steps(env.store, [step])
-    return {
-        "message": message,
-        "at": when.isoformat().replace("+00:00", "Z"),
-        "actor": actor,
-        "new": bool(added),
-    }
+    return train.record_deploy(env.store, version, group, when, actor, source="web").to_dict()
 
 
 # --- accounts ------------------------------------------------------------------------------

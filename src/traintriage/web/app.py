@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from traintriage import __version__
+from traintriage.core.errors import Conflict, NotFound, TraintriageError
 from traintriage.core.timeparse import iso
 from traintriage.detect.config import DetectionConfig
 from traintriage.services.ownership import Ownership
@@ -35,6 +36,15 @@ from traintriage.web.sources import DEFAULT_SOURCE_URL, check_template
 
 HERE = Path(__file__).parent
 SESSION_SECRET_KEY = "session_secret"
+
+
+def http_status(error: TraintriageError) -> int:
+    """HTTP status of an error the library raised on purpose."""
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Conflict):
+        return 409
+    return 422
 
 
 @dataclass
@@ -182,6 +192,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             status_code=exc.status_code,
             headers=headers,
         )
+
+    @app.exception_handler(TraintriageError)
+    async def _library_error(request: Request, exc: TraintriageError) -> Response:
+        """The one place library errors become HTTP statuses (InvalidInput 422, NotFound 404, Conflict 409)."""
+        return await _http_error(request, StarletteHTTPException(http_status(exc), str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

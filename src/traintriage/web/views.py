@@ -19,10 +19,11 @@ from traintriage.detect.decision import Decision
 from traintriage.services.coverage import coverage_report
 from traintriage.services.ownership import Ownership
 from traintriage.services.status import GateResult, gate, train_status
+from traintriage.services.train import load_train
 from traintriage.store import search as search_store
 from traintriage.store.db import Store
 from traintriage.store.reads import newest_event, signature_detail
-from traintriage.store.snapshot import TrainContext, load_train
+from traintriage.store.snapshot import TrainContext
 from traintriage.web import integrations
 from traintriage.web.sources import link_trace
 

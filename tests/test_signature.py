@@ -123,7 +123,7 @@ def test_explanation_says_what_contributed() -> None:
         == "includes/changes/ChangesList.php MediaWiki\\Revision\\RevisionStore->getRevisionById"
     )
     assert not parts["ignored"]["contributes"]
-    assert info.algorithm == "sig:v1" and len(info.id) == 16
+    assert info.algorithm == "sig:v2" and len(info.id) == 16
     assert info.title.startswith("TypeError: Argument 1 passed to")  # the argument position is identity
 
 

@@ -126,11 +126,19 @@ def simulate(
     frng = random.Random(f"{seed}/formats")
     mrng = random.Random(f"{seed}/malformed")
     labels = [b'"bug":"' + b.label.encode() + b'"}\n' for b in sc.bugs]
-    ecs_ok = [b.style in ("exception", "php") for b in sc.bugs]
+    # Every transport carries every kind of bug: ECS lines keep the PSR-3 template in
+    # labels.normalized_message, udp2log lines only the rendered text and its context.
+    streams = {b.stream for b in sc.bugs} - {"main"}
+    frngs = [frng] * len(sc.bugs)
+    mrngs = [mrng] * len(sc.bugs)
+    for name in sorted(streams):
+        f2, m2 = random.Random(f"{seed}/formats/{name}"), random.Random(f"{seed}/malformed/{name}")
+        for i, b in enumerate(sc.bugs):
+            if b.stream == name:
+                frngs[i], mrngs[i] = f2, m2
     formats: Counter[str] = Counter()
     bad: Counter[str] = Counter()
     exposure: dict[tuple[int, int, int], float] = defaultdict(float)
-    rnd = frng.random
     c1, c2, c3 = _FMT_CUTS
     for seg, batch in eng.batches():
         tracker.segment(seg, batch)
@@ -138,12 +146,12 @@ def simulate(
         for g, vi in enumerate(seg.state):
             exposure[(hour, g, vi)] += seg.requests[g]
         for ev in batch:
+            bi = ev[1]
+            rnd, mrng = frngs[bi].random, mrngs[bi]
             r = rnd()
             fmt = "logstash" if r < c1 else "ecs" if r < c2 else "cee" if r < c3 else "udp2log"
-            if fmt == "ecs" and not ecs_ok[ev[1]]:
-                fmt = "logstash"
             line = ren.line(fmt, ev)
-            tail = labels[ev[1]]
+            tail = labels[bi]
             if rnd() < MALFORMED_RATE:
                 kind = mrng.choice(MALFORMED_KINDS)
                 if kind == "over-long" and bad["over-long"] >= MAX_OVER_LONG:

@@ -33,57 +33,61 @@ Gen = Callable[[random.Random], str]
 
 
 @dataclass(frozen=True, slots=True)
-class Frame:
+class CallSite:
     path: str  # relative to /srv/mediawiki/php-<V>/ unless absolute or "[internal function]"
     line: int
     call: str = ""
 
 
-ENTRY_TAIL: dict[str, tuple[Frame, ...]] = {
+ENTRY_TAIL: dict[str, tuple[CallSite, ...]] = {
     "web": (
-        Frame("includes/MediaWiki.php", 542, "MediaWiki->performRequest()"),
-        Frame("includes/MediaWiki.php", 297, "MediaWiki->main()"),
-        Frame("index.php", 53, "MediaWiki->run()"),
-        Frame("/srv/mediawiki/w/index.php", 3, "require(string)"),
+        CallSite("includes/MediaWiki.php", 542, "MediaWiki->performRequest()"),
+        CallSite("includes/MediaWiki.php", 297, "MediaWiki->main()"),
+        CallSite("index.php", 53, "MediaWiki->run()"),
+        CallSite("/srv/mediawiki/w/index.php", 3, "require(string)"),
     ),
     "api": (
-        Frame("includes/api/ApiMain.php", 1593, "ApiMain->executeAction()"),
-        Frame("includes/api/ApiMain.php", 529, "ApiMain->executeActionWithErrorHandling()"),
-        Frame("api.php", 90, "ApiMain->execute()"),
-        Frame("/srv/mediawiki/w/api.php", 3, "require(string)"),
+        CallSite("includes/api/ApiMain.php", 1593, "ApiMain->executeAction()"),
+        CallSite("includes/api/ApiMain.php", 529, "ApiMain->executeActionWithErrorHandling()"),
+        CallSite("api.php", 90, "ApiMain->execute()"),
+        CallSite("/srv/mediawiki/w/api.php", 3, "require(string)"),
     ),
     "job": (
-        Frame("includes/jobqueue/JobRunner.php", 340, "JobRunner->doExecuteJob(Job)"),
-        Frame("extensions/EventBus/includes/JobExecutor.php", 79, "JobRunner->executeJob(Job)"),
-        Frame(
+        CallSite("includes/jobqueue/JobRunner.php", 340, "JobRunner->doExecuteJob(Job)"),
+        CallSite("extensions/EventBus/includes/JobExecutor.php", 79, "JobRunner->executeJob(Job)"),
+        CallSite(
             "/srv/mediawiki/rpc/RunSingleJob.php",
             76,
             "MediaWiki\\Extension\\EventBus\\JobExecutor->execute(array)",
         ),
     ),
     "rest": (
-        Frame(
+        CallSite(
             "includes/Rest/Router.php",
             428,
             "MediaWiki\\Rest\\Router->executeHandler(MediaWiki\\Rest\\Handler)",
         ),
-        Frame(
+        CallSite(
             "includes/Rest/EntryPoint.php",
             167,
             "MediaWiki\\Rest\\Router->execute(MediaWiki\\Rest\\RequestFromGlobals)",
         ),
-        Frame("rest.php", 31, "MediaWiki\\Rest\\EntryPoint::main()"),
-        Frame("/srv/mediawiki/w/rest.php", 3, "require(string)"),
+        CallSite("rest.php", 31, "MediaWiki\\Rest\\EntryPoint::main()"),
+        CallSite("/srv/mediawiki/w/rest.php", 3, "require(string)"),
     ),
 }
-ENTRY_TAIL.update({e: ENTRY_TAIL["web"] for e in ("rc", "contribs", "edit", "search")})
+ENTRY_TAIL["edit"] = (
+    CallSite("includes/MediaWiki.php", 511, "MediaWiki->performAction(Article, Title)"),
+    *ENTRY_TAIL["web"],
+)
+ENTRY_TAIL.update({e: ENTRY_TAIL["web"] for e in ("rc", "contribs", "search")})
 ENTRY_TAIL.update(wbapi=ENTRY_TAIL["api"], parsoid=ENTRY_TAIL["rest"])
 
 _DEPRECATION_HEAD = (
-    Frame("[internal function]", 0, "MWExceptionHandler::handleError(int, string, string, int, array)"),
-    Frame("includes/debug/MWDebug.php", 375, "trigger_error(string, int)"),
-    Frame("includes/debug/MWDebug.php", 351, "MWDebug::sendRawDeprecated(string, bool, string)"),
-    Frame("includes/GlobalFunctions.php", 1050, "MWDebug::deprecated(string, string, string, int)"),
+    CallSite("[internal function]", 0, "MWExceptionHandler::handleError(int, string, string, int, array)"),
+    CallSite("includes/debug/MWDebug.php", 375, "trigger_error(string, int)"),
+    CallSite("includes/debug/MWDebug.php", 351, "MWDebug::sendRawDeprecated(string, bool, string)"),
+    CallSite("includes/GlobalFunctions.php", 1050, "MWDebug::deprecated(string, string, string, int)"),
 )
 
 
@@ -125,7 +129,7 @@ class Bug:
     message: str
     exc_class: str | None = None
     detail: str = ""  # appended to exception.message only
-    frames: tuple[Frame, ...] = ()
+    frames: tuple[CallSite, ...] = ()
     deprecation: bool = False
     caught_by: str = "mwe_handler"
     entries: tuple[tuple[str, int], ...] = (("web", 1),)
@@ -145,6 +149,9 @@ class Bug:
     extra_context: dict[str, str] = field(default_factory=dict)
     note: str = ""
     trap: str = ""
+    stream: str = (
+        "main"  # random stream: bugs added later draw from their own, so older ones keep their events
+    )
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS, self.kind
@@ -208,24 +215,24 @@ class Bug:
 
         return _TOKEN.sub(sub, text)
 
-    def _path(self, f: Frame, version: str) -> str:
+    def _path(self, f: CallSite, version: str) -> str:
         return f.path if f.path.startswith(("/", "[")) else f"/srv/mediawiki/php-{version}/{f.path}"
 
-    def _trace(self, version: str, vi: int) -> str:
+    def _trace(self, version: str, vi: int, entry: str) -> str:
         fr = self.frames
         head = f"from {self._path(fr[0], version)}({line_at(fr[0].path, fr[0].line, vi)})"
-        calls: list[Frame] = []
+        calls: list[CallSite] = []
         if self.deprecation:
             calls += _DEPRECATION_HEAD
-            calls.append(Frame(fr[0].path, fr[0].line, "wfDeprecated(string, string)"))
+            calls.append(CallSite(fr[0].path, fr[0].line, "wfDeprecated(string, string)"))
         elif self.style == "php":
             calls.append(
-                Frame(
+                CallSite(
                     fr[0].path, fr[0].line, "MWExceptionHandler::handleError(int, string, string, int, array)"
                 )
             )
         calls += fr[1:]
-        calls += ENTRY_TAIL[self.entries[0][0]]
+        calls += ENTRY_TAIL[entry]  # the road this request took: one bug, many entry points
         lines = [head]
         for i, f in enumerate(calls):
             where = (
@@ -237,7 +244,7 @@ class Bug:
         lines.append(f"#{len(calls)} {{main}}")
         return "\n".join(lines)
 
-    def content(self, version: str, vi: int, raw: bool = False) -> Content:
+    def content(self, version: str, vi: int, raw: bool = False, entry: str = "") -> Content:
         msg = self._expand(self.message, version, vi, raw, False)
         ctx = {k: self._expand(v, version, vi, raw, False) for k, v in self.extra_context.items()}
         if self.style in ("context", "free"):
@@ -254,7 +261,7 @@ class Bug:
             "message": msg + self._expand(self.detail, version, vi, raw, False),
             "code": 0,
             "file": f"{path}:{line}",
-            "trace": self._trace(version, vi),
+            "trace": self._trace(version, vi, entry or self.entries[0][0]),
         }
         full = f"[{slot('reqid')}] {slot('url')}   {prefix}{msg}"
         norm = f"[{{reqId}}] {{exception_url}}   {prefix}{msg}"
@@ -309,9 +316,9 @@ FLAGGED_REVS = frozenset(
 )
 _DB = "includes/libs/rdbms/database/Database.php"
 _DB_FRAMES = (
-    Frame(_DB, 1713),
-    Frame(_DB, 1688, "Wikimedia\\Rdbms\\Database->getQueryExceptionAndLog(string, int, string, string)"),
-    Frame(_DB, 1255, "Wikimedia\\Rdbms\\Database->reportQueryError(string, int, string, string, bool)"),
+    CallSite(_DB, 1713),
+    CallSite(_DB, 1688, "Wikimedia\\Rdbms\\Database->getQueryExceptionAndLog(string, int, string, string)"),
+    CallSite(_DB, 1255, "Wikimedia\\Rdbms\\Database->reportQueryError(string, int, string, string, bool)"),
 )
 RARE = 1.0 / 168.0  # per_hour of a bug seen about once a week
 
@@ -380,18 +387,18 @@ def background() -> list[Bug]:
             "page_touched = '<ts>',page_is_new = 0 WHERE page_id = <pid>\n",
             frames=_DB_FRAMES
             + (
-                Frame(_DB, 2265, "Wikimedia\\Rdbms\\Database->query(string, string, int)"),
-                Frame(
+                CallSite(_DB, 2265, "Wikimedia\\Rdbms\\Database->query(string, string, int)"),
+                CallSite(
                     "includes/libs/rdbms/database/DBConnRef.php",
                     68,
                     "Wikimedia\\Rdbms\\Database->update(string, array, array, string)",
                 ),
-                Frame(
+                CallSite(
                     "includes/page/WikiPage.php",
                     1384,
                     "Wikimedia\\Rdbms\\DBConnRef->update(string, array, array, string)",
                 ),
-                Frame(
+                CallSite(
                     "includes/Storage/DerivedPageDataUpdater.php",
                     1601,
                     "WikiPage->updateRevisionOn(Wikimedia\\Rdbms\\DBConnRef, MediaWiki\\Revision\\RevisionStoreRecord, int, bool)",
@@ -409,23 +416,23 @@ def background() -> list[Bug]:
             "php",
             "PHP Notice: Undefined index: title",
             frames=(
-                Frame("extensions/Echo/includes/formatters/EchoFlyoutFormatter.php", 44),
-                Frame(
+                CallSite("extensions/Echo/includes/formatters/EchoFlyoutFormatter.php", 44),
+                CallSite(
                     "extensions/Echo/includes/formatters/EchoEventFormatter.php",
                     83,
                     "EchoFlyoutFormatter->formatModel(EchoEventPresentationModel)",
                 ),
-                Frame(
+                CallSite(
                     "extensions/Echo/includes/DataOutputFormatter.php",
                     190,
                     "EchoEventFormatter->format(EchoEvent, string)",
                 ),
-                Frame(
+                CallSite(
                     "extensions/Echo/includes/api/ApiEchoNotifications.php",
                     222,
                     "EchoDataOutputFormatter::formatOutput(EchoNotification, string, User, Language)",
                 ),
-                Frame("includes/api/ApiQuery.php", 253, "ApiEchoNotifications->execute()"),
+                CallSite("includes/api/ApiQuery.php", 253, "ApiEchoNotifications->execute()"),
             ),
             entries=(("api", 1),),
             per_hour=25,
@@ -439,13 +446,15 @@ def background() -> list[Bug]:
             "php",
             "PHP Warning: count(): Parameter must be an array or an object that implements Countable",
             frames=(
-                Frame("extensions/TimedMediaHandler/includes/WebVideoTranscode/WebVideoTranscode.php", 1150),
-                Frame(
+                CallSite(
+                    "extensions/TimedMediaHandler/includes/WebVideoTranscode/WebVideoTranscode.php", 1150
+                ),
+                CallSite(
                     "extensions/TimedMediaHandler/includes/TimedMediaTransformOutput.php",
                     398,
                     "WebVideoTranscode::getSources(File, array, int)",
                 ),
-                Frame("includes/parser/Parser.php", 5090, "TimedMediaTransformOutput->toHtml(array)"),
+                CallSite("includes/parser/Parser.php", 5090, "TimedMediaTransformOutput->toHtml(array)"),
             ),
             entries=(("web", 1),),
             per_hour=8,
@@ -458,13 +467,13 @@ def background() -> list[Bug]:
             "php",
             "PHP Notice: Undefined offset: <n>",
             frames=(
-                Frame("includes/parser/CoreParserFunctions.php", 1122),
-                Frame(
+                CallSite("includes/parser/CoreParserFunctions.php", 1122),
+                CallSite(
                     "includes/parser/Parser.php",
                     3290,
                     "CoreParserFunctions::pad(Parser, string, string, string)",
                 ),
-                Frame(
+                CallSite(
                     "includes/parser/PPFrame_Hash.php", 329, "Parser->braceSubstitution(array, PPFrame_Hash)"
                 ),
             ),
@@ -482,8 +491,8 @@ def background() -> list[Bug]:
             "Wikibase\\Client\\Hooks\\ParserOutputUpdateHookHandler::doParserOutputUpdate in "
             "<P>/extensions/Wikibase/client/includes/Hooks/ParserOutputUpdateHookHandler.php at line <L0>]",
             frames=(
-                Frame("extensions/Wikibase/client/includes/Hooks/ParserOutputUpdateHookHandler.php", 98),
-                Frame(
+                CallSite("extensions/Wikibase/client/includes/Hooks/ParserOutputUpdateHookHandler.php", 98),
+                CallSite(
                     "includes/HookContainer/HookContainer.php",
                     333,
                     "Wikibase\\Client\\Hooks\\ParserOutputUpdateHookHandler->onContentAlterParserOutput(WikitextContent, Title, ParserOutput)",
@@ -502,8 +511,8 @@ def background() -> list[Bug]:
             "PHP Deprecated: Use of Revision::getRevisionText was deprecated in MediaWiki 1.32. [Called from "
             "FlaggedRevision::getRevText in <P>/extensions/FlaggedRevs/backend/FlaggedRevision.php at line <L0>]",
             frames=(
-                Frame("extensions/FlaggedRevs/backend/FlaggedRevision.php", 361),
-                Frame(
+                CallSite("extensions/FlaggedRevs/backend/FlaggedRevision.php", 361),
+                CallSite(
                     "extensions/FlaggedRevs/frontend/FlaggablePageView.php",
                     822,
                     "FlaggedRevision->getRevText()",
@@ -567,14 +576,16 @@ def background() -> list[Bug]:
             "the execution time limit of 60 seconds was exceeded",
             exc_class="WMFTimeoutException",
             frames=(
-                Frame("/srv/mediawiki/wmf-config/set-time-limit.php", 39),
-                Frame("[internal function]", 0, "{closure}(ExcimerTimer)"),
-                Frame(
+                CallSite("/srv/mediawiki/wmf-config/set-time-limit.php", 39),
+                CallSite("[internal function]", 0, "{closure}(ExcimerTimer)"),
+                CallSite(
                     "includes/parser/Preprocessor_Hash.php",
                     1100,
                     "Preprocessor_Hash->preprocessToObj(string, int)",
                 ),
-                Frame("includes/parser/Parser.php", 2961, "Preprocessor_Hash->preprocessToObj(string, int)"),
+                CallSite(
+                    "includes/parser/Parser.php", 2961, "Preprocessor_Hash->preprocessToObj(string, int)"
+                ),
             ),
             entries=(("web", 2), ("api", 1)),
             per_hour=6,
@@ -587,8 +598,8 @@ def background() -> list[Bug]:
             "php",
             "PHP Fatal Error: Allowed memory size of 698351616 bytes exhausted (tried to allocate <n> bytes)",
             frames=(
-                Frame("includes/parser/ParserOutput.php", 1306),
-                Frame("includes/parser/Parser.php", 1640, "ParserOutput->setText(string)"),
+                CallSite("includes/parser/ParserOutput.php", 1306),
+                CallSite("includes/parser/Parser.php", 1640, "ParserOutput->setText(string)"),
             ),
             entries=(("web", 1), ("parsoid", 1), ("api", 1)),
             per_hour=2,
@@ -603,9 +614,9 @@ def background() -> list[Bug]:
             "Call to a member function getId() on null",
             exc_class="Error",
             frames=(
-                Frame("includes/page/WikiPage.php", 1560),
-                Frame("includes/page/WikiPage.php", 2081, "WikiPage->getRevisionRecordFromSlots()"),
-                Frame(
+                CallSite("includes/page/WikiPage.php", 1560),
+                CallSite("includes/page/WikiPage.php", 2081, "WikiPage->getRevisionRecordFromSlots()"),
+                CallSite(
                     "includes/EditPage.php",
                     2331,
                     "WikiPage->doEditContent(WikitextContent, User, string, int, bool)",
@@ -624,13 +635,13 @@ def background() -> list[Bug]:
             "Failed to load data blob from tt:<n>",
             exc_class="MediaWiki\\Revision\\RevisionAccessException",
             frames=(
-                Frame("includes/Revision/RevisionStore.php", 1005),
-                Frame(
+                CallSite("includes/Revision/RevisionStore.php", 1005),
+                CallSite(
                     "includes/Revision/RevisionStore.php",
                     1113,
                     "MediaWiki\\Revision\\RevisionStore->loadSlotContent(MediaWiki\\Revision\\SlotRecord, NULL, NULL, NULL, int)",
                 ),
-                Frame(
+                CallSite(
                     "includes/Revision/SlotRecord.php",
                     307,
                     "MediaWiki\\Revision\\RevisionStore->MediaWiki\\Revision\\{closure}(MediaWiki\\Revision\\SlotRecord)",
@@ -650,8 +661,8 @@ def background() -> list[Bug]:
             "Failed to load data blob from tt:<n>",
             exc_class="MWException",
             frames=(
-                Frame("extensions/FlaggedRevs/backend/FlaggedRevision.php", 372),
-                Frame(
+                CallSite("extensions/FlaggedRevs/backend/FlaggedRevision.php", 372),
+                CallSite(
                     "extensions/FlaggedRevs/frontend/FlaggablePageView.php",
                     822,
                     "FlaggedRevision->getRevText()",
@@ -720,8 +731,8 @@ def background() -> list[Bug]:
             "PHP Warning: Cannot modify header information - headers already sent by (output started at "
             "<P>/includes/OutputHandler.php:<L1>)",
             frames=(
-                Frame("includes/WebResponse.php", 77),
-                Frame("includes/OutputHandler.php", 141, "WebResponse->header(string)"),
+                CallSite("includes/WebResponse.php", 77),
+                CallSite("includes/OutputHandler.php", 141, "WebResponse->header(string)"),
             ),
             entries=(("web", 1),),
             per_hour=2,
@@ -735,9 +746,9 @@ def background() -> list[Bug]:
             "Title '<title>' is not a valid page for export",
             exc_class="MWException",
             frames=(
-                Frame("includes/export/WikiExporter.php", 398),
-                Frame("includes/specials/SpecialExport.php", 392, "WikiExporter->pagesByName(array)"),
-                Frame("includes/specialpage/SpecialPage.php", 600, "SpecialExport->execute(NULL)"),
+                CallSite("includes/export/WikiExporter.php", 398),
+                CallSite("includes/specials/SpecialExport.php", 392, "WikiExporter->pagesByName(array)"),
+                CallSite("includes/specialpage/SpecialPage.php", 600, "SpecialExport->execute(NULL)"),
             ),
             entries=(("web", 1),),
             per_hour=1.5,
@@ -752,8 +763,8 @@ def background() -> list[Bug]:
             "Invariant failed: Bad UTF-8 at start of string",
             exc_class="Wikimedia\\Assert\\InvariantException",
             frames=(
-                Frame("vendor/wikimedia/assert/src/Assert.php", 224),
-                Frame(
+                CallSite("vendor/wikimedia/assert/src/Assert.php", 224),
+                CallSite(
                     "vendor/wikimedia/parsoid/src/Utils/Utils.php",
                     1017,
                     "Wikimedia\\Assert\\Assert::invariant(bool, string)",
@@ -787,11 +798,11 @@ def background() -> list[Bug]:
             "called in <P>/includes/specials/SpecialBookSources.php on line <L1>",
             exc_class="TypeError",
             frames=(
-                Frame("includes/specials/SpecialBookSources.php", 74),
-                Frame(
+                CallSite("includes/specials/SpecialBookSources.php", 74),
+                CallSite(
                     "includes/specials/SpecialBookSources.php", 61, "SpecialBookSources::isValidISBN(NULL)"
                 ),
-                Frame("includes/specialpage/SpecialPage.php", 600, "SpecialBookSources->execute(NULL)"),
+                CallSite("includes/specialpage/SpecialPage.php", 600, "SpecialBookSources->execute(NULL)"),
             ),
             entries=(("web", 1),),
             per_hour=5 * RARE,
@@ -807,8 +818,8 @@ def background() -> list[Bug]:
             "Could not enqueue jobs from stream mediawiki.job.<t>",
             exc_class="JobQueueError",
             frames=(
-                Frame("extensions/EventBus/includes/JobQueueEventBus.php", 120),
-                Frame("includes/jobqueue/JobQueue.php", 374, "JobQueueEventBus->doBatchPush(array, int)"),
+                CallSite("extensions/EventBus/includes/JobQueueEventBus.php", 120),
+                CallSite("includes/jobqueue/JobQueue.php", 374, "JobQueueEventBus->doBatchPush(array, int)"),
             ),
             entries=(("job", 1),),
             per_hour=2 * RARE,
@@ -816,5 +827,86 @@ def background() -> list[Bug]:
             caught_by="other",
             variables=(("t", _choice("refreshLinks", "htmlCacheUpdate", "cirrusSearchLinksUpdate")),),
             note="rare: a couple a week",
+        ),
+    ]
+
+
+# --- one bug, many roads (issue 9) -------------------------------------------------------------
+
+
+def roads() -> list[Bug]:
+    """Bugs that reach the logs through several entry points and transports.
+
+    Each is one root cause whose lines differ only by the road they took: the
+    request's entry point (api.php vs index.php vs a job runner changes the
+    bottom of the trace) and the transport (Logstash and @cee keep PSR-3
+    placeholders in normalized_message, udp2log has only the rendered text and
+    its context JSON). They come from the cases seen on a real train, and draw
+    from their own random stream so the older bugs keep their events.
+    """
+    file_php = "includes/filerepo/file/File.php"
+    return [
+        Bug(
+            "bg-strpos-empty-needle",
+            "background",
+            "error",
+            "WARNING",
+            "php",
+            "PHP Warning: strpos(): Empty needle",
+            frames=(
+                CallSite(file_php, 2140),
+                CallSite(file_php, 2140, "strpos(string, string)"),
+            ),
+            # The second in-app frame is the entry point's dispatch frame: ApiMain->executeAction
+            # through api.php, MediaWiki->performAction through index.php, JobRunner in jobs.
+            entries=(("api", 5), ("edit", 1), ("job", 1), ("rest", 1)),
+            per_hour=6,
+            stream="roads",
+            trap="one bug through api.php, index.php, the job runner and rest.php: one signature",
+        ),
+        Bug(
+            "bg-bagostuff-preferences",
+            "background",
+            "objectcache",
+            "WARNING",
+            "context",
+            "BagOStuff::newFromRow: {count} preference items exceeded the limit of 500",
+            entries=(("web", 2), ("api", 1)),
+            per_hour=4,
+            variables=(("n", _intr(501, 4000)),),
+            placeholders={"count": "<n>"},
+            stream="roads",
+            trap="{count} kept in Logstash/ECS/@cee, rendered in udp2log: one signature",
+        ),
+        Bug(
+            "bg-rdbms-lag-psr3",
+            "background",
+            "rdbms",
+            "WARNING",
+            "context",
+            "server {db_server} has {lag} seconds of lag",
+            entries=(("web", 1), ("api", 1), ("job", 1)),
+            per_hour=5,
+            variables=(("dbip", data.db_ip), ("lag", _intr(6, 40))),
+            placeholders={"db_server": "<dbip>", "lag": "<lag>"},
+            stream="roads",
+            trap="placeholders in the first words, kept or rendered by transport: one signature",
+        ),
+        Bug(
+            "bg-rdbms-lag-psr3-replica",
+            "background",
+            "rdbms",
+            "WARNING",
+            "context",
+            "replica {db_server} stopped: {reason}",
+            entries=(("job", 1),),
+            per_hour=1,
+            variables=(
+                ("dbip", data.db_ip),
+                ("r", _choice("IO thread not running", "SQL thread error 1062")),
+            ),
+            placeholders={"db_server": "<dbip>", "reason": "<r>"},
+            stream="roads",
+            trap="same channel and placeholder as bg-rdbms-lag-psr3, different words: stays apart",
         ),
     ]

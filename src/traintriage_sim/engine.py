@@ -36,8 +36,9 @@ from traintriage_sim.wikis import (
     url_pool,
 )
 
-Event = tuple[int, int, int, int, int, tuple[bytes, bytes, bytes], tuple[bytes, ...], bytes]
-"""(epoch µs, bug index, version index, wiki index, host index, (url, method, referrer JSON), variables, reqId)."""
+Event = tuple[int, int, int, int, int, tuple[bytes, bytes, bytes], tuple[bytes, ...], bytes, str]
+"""(epoch µs, bug index, version index, wiki index, host index, (url, method, referrer JSON), variables,
+reqId, entry point)."""
 
 FastSkeleton = tuple[bytes, bytes, int]
 """(reqId host part, %-template taking (minute prefix, second, µs) then `n` reqIds, n)."""
@@ -107,6 +108,10 @@ class Engine:
         self.sc = sc
         self.seed = seed
         self.rng = random.Random(seed)
+        # Each bug stream draws from its own generator: bugs added in a later stream
+        # never move the events of the older ones (detection tests keep their data).
+        self.rngs = {b.stream: random.Random(f"{seed}/stream/{b.stream}") for b in sc.bugs}
+        self.rngs["main"] = self.rng
         self.clock = Clock()
         self.plans = [_BugPlan(b, seed) for b in sc.bugs]
         cuts = [t for b in sc.bugs if b.window for t in b.window]
@@ -125,8 +130,9 @@ class Engine:
     def expected(self) -> dict[str, float]:
         """Expected lines per scale class at factor 1."""
         out = {"scaled": 0.0, "story": 0.0, "fixed": 0.0}
+        main = [p for p in self.plans if p.bug.stream == "main"]  # later streams never move the scale
         for seg in self.segments:
-            for p in self.plans:
+            for p in main:
                 for g in range(4):
                     if p.share[g]:
                         m = p.bug.multiplier(seg.state[g], seg.t0)
@@ -154,13 +160,13 @@ class Engine:
         return pool
 
     def batches(self) -> Iterator[tuple[Segment, list[Event]]]:
-        rng = self.rng
         for seg in self.segments:
             out: list[Event] = []
             for bi, p in enumerate(self.plans):
                 b = p.bug
                 if b.window is not None and not b.window[0] <= seg.t0 < b.window[1]:
                     continue
+                rng = self.rngs[b.stream]
                 base = p.rate * self.factor[bi]
                 for g in range(4):
                     sh = p.share[g]
@@ -171,7 +177,7 @@ class Engine:
                     if m:
                         n = poisson(rng, base * m * sh * seg.requests[g])
                         if n:
-                            self._emit(out, n, seg, bi, p, g, vi)
+                            self._emit(out, n, seg, bi, p, g, vi, rng)
             out.sort()
             yield seg, out
 
@@ -226,8 +232,8 @@ class Engine:
     ) -> FastSkeleton:
         one: list[Event] = []
         self._emit(one, 1, seg, bi, p, g, vi)
-        ts, _, _, wi, hi, u, pv, _ = one[0]
-        tmpl, get = ren.template(fmt, bi, vi)
+        ts, _, _, wi, hi, u, pv, _, entry = one[0]
+        tmpl, get = ren.template(fmt, bi, vi, entry)
         h, w = ren.hosts[hi], ren.wikis[wi]
         line = tmpl % get((_TS, _RID, h[0], h[1], h[2], w[0], w[1], w[2], u[0], u[1], u[2]) + pv)
         assert line.startswith(b'{"@timestamp":"' + _TS) and line.count(_TS) == 1
@@ -236,8 +242,18 @@ class Engine:
         assert 1 <= n <= 2, line
         return self.rid_host[hi], line.replace(_RID, b"%s"), n
 
-    def _emit(self, out: list[Event], n: int, seg: Segment, bi: int, p: _BugPlan, g: int, vi: int) -> None:
-        rng = self.rng
+    def _emit(
+        self,
+        out: list[Event],
+        n: int,
+        seg: Segment,
+        bi: int,
+        p: _BugPlan,
+        g: int,
+        vi: int,
+        rng: random.Random | None = None,
+    ) -> None:
+        rng = rng or self.rng
         rnd, bits = rng.random, rng.getrandbits
         table, entries, pool, host = p.tables[g], p.entries, p.pool, p.host
         npool = len(pool)
@@ -263,6 +279,7 @@ class Engine:
                 upool[(x >> 32) & 15],
                 pool[(x >> 36) % npool],
                 rid_time(ts) + rid_hosts[hi] + tails[bits(16)],
+                entry,
             )
             out.append(ev)
             if p.burst > 1:
@@ -278,19 +295,19 @@ class Renderer:
         self.sc = sc
         self.hosts = [(h.name.encode(), h.servergroup.encode(), h.php.encode()) for h in HOSTS]
         self.wikis = [(w.db.encode(), w.server.encode(), w.shard.encode()) for w in WIKIS]
-        self.cache: dict[tuple[str, int, int], Template] = {}
+        self.cache: dict[tuple[str, int, int, str], Template] = {}
         self.ts_format = {"logstash": clock.iso, "cee": clock.iso, "ecs": clock.ecs, "udp2log": clock.text}
 
-    def template(self, fmt: str, bi: int, vi: int) -> Template:
-        key = (fmt, bi, vi)
+    def template(self, fmt: str, bi: int, vi: int, entry: str) -> Template:
+        key = (fmt, bi, vi, entry)
         t = self.cache.get(key)
         if t is None:
-            t = self.cache[key] = build_template(fmt, self.sc.bugs[bi], self.sc.versions[vi], vi)
+            t = self.cache[key] = build_template(fmt, self.sc.bugs[bi], self.sc.versions[vi], vi, entry)
         return t
 
     def line(self, fmt: str, ev: Event) -> bytes:
-        ts, bi, vi, wi, hi, u, pv, rid = ev
-        tmpl, get = self.template(fmt, bi, vi)
+        ts, bi, vi, wi, hi, u, pv, rid, entry = ev
+        tmpl, get = self.template(fmt, bi, vi, entry)
         h, w = self.hosts[hi], self.wikis[wi]
         return tmpl % get(
             (self.ts_format[fmt](ts), rid, h[0], h[1], h[2], w[0], w[1], w[2], u[0], u[1], u[2]) + pv

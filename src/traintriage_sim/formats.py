@@ -77,8 +77,8 @@ def compile_template(data: bytes) -> Template:
     return out + b"\n", itemgetter(*order)
 
 
-def _logstash_doc(bug: Bug, version: str, vi: int) -> dict[str, Any]:
-    c = bug.content(version, vi)
+def _logstash_doc(bug: Bug, version: str, vi: int, entry: str) -> dict[str, Any]:
+    c = bug.content(version, vi, entry=entry)
     d: dict[str, Any] = {
         "@timestamp": slot("ts"),
         "@version": 1,
@@ -114,15 +114,19 @@ def _logstash_doc(bug: Bug, version: str, vi: int) -> dict[str, Any]:
     return d
 
 
-def _ecs_doc(bug: Bug, version: str, vi: int) -> dict[str, Any]:
-    c = bug.content(version, vi)
-    assert c.exc is not None
+def _ecs_doc(bug: Bug, version: str, vi: int, entry: str) -> dict[str, Any]:
+    c = bug.content(version, vi, entry=entry)
+    log: dict[str, Any] = {"level": bug.level, "logger": bug.channel}
+    extra: dict[str, Any] = {}
+    if c.exc is not None:
+        log["origin"] = {"file": {"name": c.file, "line": c.line}}
+        extra["error"] = {"type": c.exc["class"], "message": c.exc["message"], "stack_trace": c.exc["trace"]}
     return {
         "@timestamp": slot("ts"),
         "ecs": {"version": "1.11.0"},
-        "log": {"level": bug.level, "origin": {"file": {"name": c.file, "line": c.line}}},
+        "log": log,
         "message": c.message,
-        "error": {"type": c.exc["class"], "message": c.exc["message"], "stack_trace": c.exc["trace"]},
+        **extra,
         "service": {"type": "mediawiki", "version": version},
         "trace": {"id": slot("reqid")},
         "labels": {
@@ -140,9 +144,9 @@ def _ecs_doc(bug: Bug, version: str, vi: int) -> dict[str, Any]:
     }
 
 
-def _udp2log_line(bug: Bug, version: str, vi: int) -> bytes:
-    text = bug.content(version, vi, raw=True)
-    c = bug.content(version, vi)
+def _udp2log_line(bug: Bug, version: str, vi: int, entry: str) -> bytes:
+    text = bug.content(version, vi, raw=True, entry=entry)
+    c = bug.content(version, vi, entry=entry)
     ctx = dict(c.context)
     if c.exc is not None:
         ctx = {"exception_url": slot("url"), "reqId": slot("reqid"), "caught_by": bug.caught_by, **ctx}
@@ -153,16 +157,18 @@ def _udp2log_line(bug: Bug, version: str, vi: int) -> bytes:
     return head + (_encode(ctx) if ctx else b"[]") + b" " + (_encode(c.exc) if c.exc is not None else b"[]")
 
 
-def build_template(fmt: str, bug: Bug, version: str, vi: int) -> Template:
+def build_template(fmt: str, bug: Bug, version: str, vi: int, entry: str = "") -> Template:
+    """The line template of one bug in one version, reached through one entry point."""
+    entry = entry or bug.entries[0][0]
     if fmt == "logstash":
-        return compile_template(_encode(_logstash_doc(bug, version, vi)))
+        return compile_template(_encode(_logstash_doc(bug, version, vi, entry)))
     if fmt == "ecs":
-        return compile_template(_encode(_ecs_doc(bug, version, vi)))
+        return compile_template(_encode(_ecs_doc(bug, version, vi, entry)))
     if fmt == "cee":
         prefix = f"{slot('ts')} {slot('host')} mediawiki: @cee: ".encode()
-        return compile_template(prefix + _encode(_logstash_doc(bug, version, vi)))
+        return compile_template(prefix + _encode(_logstash_doc(bug, version, vi, entry)))
     if fmt == "udp2log":
-        return compile_template(_udp2log_line(bug, version, vi))
+        return compile_template(_udp2log_line(bug, version, vi, entry))
     raise ValueError(fmt)
 
 

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traintriage_sim import data
-from traintriage_sim.bugs import Bug, Frame, _intr, background
+from traintriage_sim.bugs import Bug, CallSite, _intr, background, roads
 from traintriage_sim.train import (
     CONDUCTORS,
     REFERENCE_N,
     Backport,
     Hold,
-    Timeline,
+    RolloutPlan,
     epoch_us,
     first_tuesday,
     version_names,
@@ -40,7 +40,7 @@ from traintriage_sim.wikis import WIKIPEDIAS, WIKIS
 @dataclass
 class Scenario:
     versions: list[str]
-    timeline: Timeline
+    timeline: RolloutPlan
     bugs: list[Bug]
     t_start: int
     t_end: int
@@ -48,7 +48,7 @@ class Scenario:
 
 @dataclass
 class _Week:
-    tl: Timeline
+    tl: RolloutPlan
     vi: int
     tuesday: dt.date
     k: int  # how many times this pattern ran before
@@ -152,8 +152,8 @@ def _synth(category: str, rng: random.Random, used: set[str]) -> dict[str, Any]:
             exc, prob = rng.choice(_CLASSES), rng.choice(_PROBLEMS)
             msg = f"MediaWiki\\Extension\\{e}\\{cls}::{m}: {prob}"
             frames = (
-                Frame(path, rng.randrange(40, 900)),
-                Frame(
+                CallSite(path, rng.randrange(40, 900)),
+                CallSite(
                     "includes/HookContainer/HookContainer.php",
                     333,
                     f"MediaWiki\\Extension\\{e}\\{cls}->{m}()",
@@ -180,7 +180,7 @@ def _synth(category: str, rng: random.Random, used: set[str]) -> dict[str, Any]:
                 "channel": "error",
                 "message": msg,
                 "exc_class": None,
-                "frames": (Frame(path, rng.randrange(40, 900)),),
+                "frames": (CallSite(path, rng.randrange(40, 900)),),
                 "variables": (),
                 "detail": "",
                 "deprecation": False,
@@ -203,7 +203,7 @@ def _synth(category: str, rng: random.Random, used: set[str]) -> dict[str, Any]:
                 "level": "WARNING",
                 "message": msg,
                 "exc_class": None,
-                "frames": (Frame(path, rng.randrange(40, 900)),),
+                "frames": (CallSite(path, rng.randrange(40, 900)),),
                 "variables": (),
                 "detail": "",
                 "deprecation": True,
@@ -241,23 +241,23 @@ _RC_TYPEERROR = dict(
     message="Argument 1 passed to MediaWiki\\Revision\\RevisionStore::getRevisionById() must be of the type int, "
     "null given, called in <P>/includes/changes/ChangesList.php on line <L1>",
     frames=(
-        Frame("includes/Revision/RevisionStore.php", 1450),
-        Frame(
+        CallSite("includes/Revision/RevisionStore.php", 1450),
+        CallSite(
             "includes/changes/ChangesList.php",
             612,
             "MediaWiki\\Revision\\RevisionStore->getRevisionById(NULL)",
         ),
-        Frame(
+        CallSite(
             "includes/changes/EnhancedChangesList.php",
             178,
             "ChangesList->insertDiffHist(string, RecentChange)",
         ),
-        Frame(
+        CallSite(
             "includes/specials/SpecialRecentChanges.php",
             451,
             "EnhancedChangesList->recentChangesLine(RecentChange, bool)",
         ),
-        Frame("includes/specialpage/SpecialPage.php", 600, "SpecialRecentChanges->execute(NULL)"),
+        CallSite("includes/specialpage/SpecialPage.php", 600, "SpecialRecentChanges->execute(NULL)"),
     ),
     entries=(("rc", 1),),
 )
@@ -288,18 +288,20 @@ def _pattern_a(w: _Week) -> list[Bug]:
             message="Argument 2 passed to Cite\\ReferencesFormatter::formatRefsList() must be of the type array, null given, "
             "called in <P>/extensions/Cite/src/ReferencesFormatter.php on line <L1>",
             frames=(
-                Frame("extensions/Cite/src/ReferencesFormatter.php", 104),
-                Frame(
+                CallSite("extensions/Cite/src/ReferencesFormatter.php", 104),
+                CallSite(
                     "extensions/Cite/src/ReferencesFormatter.php",
                     71,
                     "Cite\\ReferencesFormatter->formatRefsList(Parser, NULL, bool)",
                 ),
-                Frame(
+                CallSite(
                     "extensions/Cite/src/Cite.php",
                     420,
                     "Cite\\ReferencesFormatter->formatReferences(Parser, array, bool, bool)",
                 ),
-                Frame("includes/parser/Parser.php", 4293, "Cite\\Cite->checkRefsNoReferences(Parser, bool)"),
+                CallSite(
+                    "includes/parser/Parser.php", 4293, "Cite\\Cite->checkRefsNoReferences(Parser, bool)"
+                ),
             ),
             entries=(("web", 2), ("parsoid", 1)),
         ),
@@ -335,8 +337,8 @@ def _pattern_a(w: _Week) -> list[Bug]:
                 style="php",
                 message="PHP Warning: Invalid argument supplied for foreach()",
                 frames=(
-                    Frame(ga, 248),
-                    Frame(ga, 131, "GrowthExperiments\\HomepageModules\\Mentorship->getMentorInfo()"),
+                    CallSite(ga, 248),
+                    CallSite(ga, 131, "GrowthExperiments\\HomepageModules\\Mentorship->getMentorInfo()"),
                 ),
                 entries=(("web", 1),),
             ),
@@ -355,7 +357,7 @@ def _pattern_a(w: _Week) -> list[Bug]:
                 deprecation=True,
                 message="PHP Deprecated: Use of OutputPage::addWikiText was deprecated in MediaWiki 1.32. [Called from "
                 "SpecialPageTranslation::showPage in <P>/extensions/Translate/tag/SpecialPageTranslation.php at line <L0>]",
-                frames=(Frame("extensions/Translate/tag/SpecialPageTranslation.php", 211),),
+                frames=(CallSite("extensions/Translate/tag/SpecialPageTranslation.php", 211),),
                 entries=(("web", 1),),
             ),
             "deprecation",
@@ -385,8 +387,8 @@ def _pattern_a(w: _Week) -> list[Bug]:
                 style="php",
                 message="PHP Notice: Trying to get property 'mId' of non-object",
                 frames=(
-                    Frame("extensions/CentralAuth/includes/CentralAuthUser.php", 2261),
-                    Frame(
+                    CallSite("extensions/CentralAuth/includes/CentralAuthUser.php", 2261),
+                    CallSite(
                         "extensions/CentralAuth/includes/CentralAuthHooks.php",
                         1210,
                         "CentralAuthUser->getId()",
@@ -438,8 +440,8 @@ def _pattern_b(w: _Week) -> list[Bug]:
             exc_class="Error",
             message="Class 'MediaWiki\\HookContainer\\HookRunner' not found",
             frames=(
-                Frame("includes/MediaWiki.php", 580),
-                Frame("includes/MediaWiki.php", 542, "MediaWiki->performRequest()"),
+                CallSite("includes/MediaWiki.php", 580),
+                CallSite("includes/MediaWiki.php", 542, "MediaWiki->performRequest()"),
             ),
             entries=(("web", 1),),
         ),
@@ -461,13 +463,13 @@ def _pattern_b(w: _Week) -> list[Bug]:
             exc_class="Error",
             message="Call to a member function getId() on null",
             frames=(
-                Frame("extensions/Echo/includes/DiscussionParser.php", 131),
-                Frame(
+                CallSite("extensions/Echo/includes/DiscussionParser.php", 131),
+                CallSite(
                     "extensions/Echo/includes/DiscussionParser.php",
                     52,
                     "EchoDiscussionParser::generateEventsForRevision(MediaWiki\\Revision\\RevisionStoreRecord, bool)",
                 ),
-                Frame(
+                CallSite(
                     "extensions/Echo/includes/EchoHooks.php",
                     602,
                     "EchoDiscussionParser::generateEventsForRevision(MediaWiki\\Revision\\RevisionStoreRecord, bool)",
@@ -492,8 +494,8 @@ def _pattern_b(w: _Week) -> list[Bug]:
             style="php",
             message="PHP Warning: A non-numeric value encountered",
             frames=(
-                Frame("skins/Vector/includes/SkinVector.php", 410),
-                Frame("skins/Vector/includes/SkinVector.php", 285, "SkinVector->getMenuProps()"),
+                CallSite("skins/Vector/includes/SkinVector.php", 410),
+                CallSite("skins/Vector/includes/SkinVector.php", 285, "SkinVector->getMenuProps()"),
             ),
             entries=(("web", 1),),
         ),
@@ -532,8 +534,8 @@ def _pattern_b(w: _Week) -> list[Bug]:
                 style="php",
                 message="PHP Warning: htmlspecialchars(): Invalid multibyte sequence in argument",
                 frames=(
-                    Frame("includes/Html.php", 528),
-                    Frame("includes/Html.php", 250, "htmlspecialchars(string)"),
+                    CallSite("includes/Html.php", 528),
+                    CallSite("includes/Html.php", 250, "htmlspecialchars(string)"),
                 ),
                 entries=(("web", 2), ("api", 1)),
             ),
@@ -568,8 +570,8 @@ def _pattern_b(w: _Week) -> list[Bug]:
                 style="php",
                 message="PHP Notice: Undefined index: wpCaptchaWord",
                 frames=(
-                    Frame("extensions/ConfirmEdit/includes/SimpleCaptcha.php", 1022),
-                    Frame(
+                    CallSite("extensions/ConfirmEdit/includes/SimpleCaptcha.php", 1022),
+                    CallSite(
                         "extensions/ConfirmEdit/includes/SimpleCaptcha.php",
                         860,
                         "SimpleCaptcha->passCaptchaFromRequest(WebRequest, User)",
@@ -598,13 +600,13 @@ def _pattern_c(w: _Week) -> list[Bug]:
             exc_class="Wikibase\\Lib\\Store\\StorageException",
             message="Failed to load entity <qid> from revision <rev>",
             frames=(
-                Frame("extensions/Wikibase/lib/includes/Store/Sql/WikiPageEntityMetaDataLookup.php", 233),
-                Frame(
+                CallSite("extensions/Wikibase/lib/includes/Store/Sql/WikiPageEntityMetaDataLookup.php", 233),
+                CallSite(
                     "extensions/Wikibase/lib/includes/Store/Sql/WikiPageEntityRevisionLookup.php",
                     118,
                     "Wikibase\\Lib\\Store\\Sql\\WikiPageEntityMetaDataLookup->loadRevisionInformation(array, string)",
                 ),
-                Frame(
+                CallSite(
                     "extensions/Wikibase/repo/includes/Api/GetEntities.php",
                     281,
                     "Wikibase\\Lib\\Store\\Sql\\WikiPageEntityRevisionLookup->getEntityRevision(Wikibase\\DataModel\\Entity\\ItemId, int, string)",
@@ -631,8 +633,8 @@ def _pattern_c(w: _Week) -> list[Bug]:
             exc_class="Error",
             message="Call to a member function getUser() on null",
             frames=(
-                Frame("extensions/PageTriage/includes/PageTriageUtil.php", 512),
-                Frame(
+                CallSite("extensions/PageTriage/includes/PageTriageUtil.php", 512),
+                CallSite(
                     "extensions/PageTriage/includes/Api/ApiPageTriageList.php",
                     96,
                     "MediaWiki\\Extension\\PageTriage\\PageTriageUtil::getUserInfo(array)",
@@ -691,18 +693,18 @@ def _pattern_c(w: _Week) -> list[Bug]:
                 detail="\nFunction: LinksUpdate::updateLinksTimestamp\nQuery: UPDATE  `page` SET page_links_updated = "
                 "'<ts>' WHERE page_id = <pid>\n",
                 frames=(
-                    Frame("includes/libs/rdbms/database/Database.php", 1713),
-                    Frame(
+                    CallSite("includes/libs/rdbms/database/Database.php", 1713),
+                    CallSite(
                         "includes/libs/rdbms/database/Database.php",
                         1688,
                         "Wikimedia\\Rdbms\\Database->getQueryExceptionAndLog(string, int, string, string)",
                     ),
-                    Frame(
+                    CallSite(
                         "includes/deferred/LinksUpdate.php",
                         1190,
                         "Wikimedia\\Rdbms\\Database->update(string, array, array, string)",
                     ),
-                    Frame("includes/jobqueue/jobs/RefreshLinksJob.php", 302, "LinksUpdate->doUpdate()"),
+                    CallSite("includes/jobqueue/jobs/RefreshLinksJob.php", 302, "LinksUpdate->doUpdate()"),
                 ),
                 entries=(("job", 1),),
                 caught_by="other",
@@ -724,7 +726,7 @@ def _pattern_c(w: _Week) -> list[Bug]:
                 deprecation=True,
                 message="PHP Deprecated: Use of Hooks::run was deprecated in MediaWiki 1.35. [Called from "
                 "MediaWiki\\Extension\\Math\\MathRenderer::readFromDatabase in <P>/extensions/Math/src/MathRenderer.php at line <L0>]",
-                frames=(Frame("extensions/Math/src/MathRenderer.php", 318),),
+                frames=(CallSite("extensions/Math/src/MathRenderer.php", 318),),
                 entries=(("web", 1),),
             ),
             "deprecation",
@@ -742,8 +744,8 @@ def _pattern_c(w: _Week) -> list[Bug]:
                 exc_class="UnexpectedValueException",
                 message="Unknown content model 'flow-board' for page <pid>",
                 frames=(
-                    Frame("includes/content/ContentHandlerFactory.php", 247),
-                    Frame(
+                    CallSite("includes/content/ContentHandlerFactory.php", 247),
+                    CallSite(
                         "includes/content/ContentHandler.php",
                         255,
                         "MediaWiki\\Content\\ContentHandlerFactory->getContentHandler(string)",
@@ -772,8 +774,8 @@ def _pattern_d(w: _Week) -> list[Bug]:
             style="php",
             message="PHP Notice: Undefined variable: title",
             frames=(
-                Frame("extensions/MobileFrontend/includes/MobileFrontendHooks.php", 230),
-                Frame(
+                CallSite("extensions/MobileFrontend/includes/MobileFrontendHooks.php", 230),
+                CallSite(
                     "includes/HookContainer/HookContainer.php",
                     333,
                     "MobileFrontendHooks::onBeforePageDisplay(OutputPage, Skin)",
@@ -804,8 +806,8 @@ def _pattern_d(w: _Week) -> list[Bug]:
                 style="php",
                 message="PHP Warning: preg_match(): Compilation failed: missing closing parenthesis at offset <n>",
                 frames=(
-                    Frame("extensions/AbuseFilter/includes/Parser/AbuseFilterParser.php", 1288),
-                    Frame(
+                    CallSite("extensions/AbuseFilter/includes/Parser/AbuseFilterParser.php", 1288),
+                    CallSite(
                         "extensions/AbuseFilter/includes/Parser/AbuseFilterParser.php",
                         1190,
                         "preg_match(string, string)",
@@ -831,7 +833,7 @@ def _pattern_d(w: _Week) -> list[Bug]:
                 message="PHP Deprecated: Use of WikiPage::getRevision was deprecated in MediaWiki 1.35. [Called from "
                 "PageImages\\Hooks\\LinksUpdateHookHandler::getPageImageCandidates in "
                 "<P>/extensions/PageImages/includes/Hooks/LinksUpdateHookHandler.php at line <L0>]",
-                frames=(Frame("extensions/PageImages/includes/Hooks/LinksUpdateHookHandler.php", 141),),
+                frames=(CallSite("extensions/PageImages/includes/Hooks/LinksUpdateHookHandler.php", 141),),
                 entries=(("job", 1),),
             ),
             "deprecation",
@@ -849,8 +851,8 @@ def _pattern_d(w: _Week) -> list[Bug]:
                 exc_class="InvalidArgumentException",
                 message="Invalid revision ID: <rev>",
                 frames=(
-                    Frame("includes/jobqueue/jobs/HTMLCacheUpdateJob.php", 88),
-                    Frame("includes/jobqueue/JobRunner.php", 379, "HTMLCacheUpdateJob->run()"),
+                    CallSite("includes/jobqueue/jobs/HTMLCacheUpdateJob.php", 88),
+                    CallSite("includes/jobqueue/JobRunner.php", 379, "HTMLCacheUpdateJob->run()"),
                 ),
                 entries=(("job", 1),),
                 caught_by="other",
@@ -891,7 +893,7 @@ _PATTERNS = (_pattern_a, _pattern_b, _pattern_c, _pattern_d)
 
 def build(start: dt.date, weeks: int, seed: int) -> Scenario:
     versions = version_names(start, weeks)
-    tl = Timeline(versions)
+    tl = RolloutPlan(versions)
     bugs = background()
     tue = first_tuesday(start)
     rng = random.Random(f"{seed}/scenario")
@@ -901,6 +903,7 @@ def build(start: dt.date, weeks: int, seed: int) -> Scenario:
         actor = CONDUCTORS[(n1 + w - REFERENCE_N) % len(CONDUCTORS)]
         week = _Week(tl, w + 1, tue + dt.timedelta(days=7 * w), w // 4, actor, rng, used)
         bugs += _PATTERNS[w % 4](week)
+    bugs += roads()  # their own random stream: the bugs above keep their events
     t0 = epoch_us(start)
     t1 = epoch_us(tue + dt.timedelta(days=7 * weeks))
     labels = [b.label for b in bugs]

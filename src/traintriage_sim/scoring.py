@@ -66,7 +66,7 @@ def signature_bugs(sim: Path) -> dict[str, str]:
 
 
 @dataclass
-class CheckpointResult:
+class ReplayPoint:
     time: str
     version: str
     group: str
@@ -85,7 +85,7 @@ def replay_checkpoints(
     sig_bugs: dict[str, str],
     config: DetectionConfig | None = None,
     before_seconds: float = 300.0,
-) -> list[CheckpointResult]:
+) -> list[ReplayPoint]:
     """`train status --at` (promotion time − 5 min) at every recorded checkpoint."""
     train = json.loads((sim / "truth" / "train.json").read_text())
     ctx = load_context(store)
@@ -96,7 +96,7 @@ def replay_checkpoints(
         c = decision.classification
         flagged = sorted({sig_bugs.get(e.signature, "?") for e in [*c.new, *c.regressed, *c.logspam]})
         out.append(
-            CheckpointResult(
+            ReplayPoint(
                 cp["time"],
                 cp["version"],
                 cp["group"],

@@ -84,7 +84,7 @@ class Hold:
 
 
 @dataclass(slots=True)
-class Timeline:
+class RolloutPlan:
     """Applies wikiversions commits in order; keeps the history."""
 
     versions: list[str]
@@ -163,7 +163,7 @@ class Timeline:
         )
 
 
-def deploy_log_lines(tl: Timeline) -> list[str]:
+def deploy_log_lines(tl: RolloutPlan) -> list[str]:
     """Lines as `git log --format='%cd %cn | %s'` prints them, names padded like the Appendix."""
     out = []
     for s in tl.steps:
@@ -182,7 +182,7 @@ class Segment:
     requests: tuple[float, ...]  # per group
 
 
-def segments(tl: Timeline, t_start: int, t_end: int, extra_cuts: list[int]) -> list[Segment]:
+def segments(tl: RolloutPlan, t_start: int, t_end: int, extra_cuts: list[int]) -> list[Segment]:
     cuts = set(range(t_start, t_end + 1, HOUR_US))
     cuts.update(s.t for s in tl.steps)
     cuts.update(c for c in extra_cuts)

@@ -36,7 +36,7 @@ LOGSPAM_PER_HOUR = 100
 
 
 @dataclass(frozen=True, slots=True)
-class Checkpoint:
+class DecisionPoint:
     t: int
     version: int
     group: str
@@ -44,14 +44,14 @@ class Checkpoint:
     step: str | None
 
 
-def checkpoints(sc: Scenario) -> list[Checkpoint]:
+def decision_points(sc: Scenario) -> list[DecisionPoint]:
     tl = sc.timeline
     out = [
-        Checkpoint(s.t, s.version, s.group, "promoted", s.message)
+        DecisionPoint(s.t, s.version, s.group, "promoted", s.message)
         for s in tl.steps
         if s.action == "forward" and s.group != "testwikis"
     ]
-    out += [Checkpoint(h.t, h.version, h.group, "held", None) for h in tl.holds]
+    out += [DecisionPoint(h.t, h.version, h.group, "held", None) for h in tl.holds]
     return sorted(out, key=lambda c: c.t)
 
 
@@ -73,7 +73,7 @@ class Tracker:
         self.hosts: dict[tuple[int, int], set[int]] = defaultdict(set)
         self.reqs: dict[tuple[int, int], set[bytes]] = defaultdict(set)
         self.exposure: dict[int, float] = defaultdict(float)
-        self.pending = checkpoints(sc)
+        self.pending = decision_points(sc)
         self.results: list[dict[str, Any]] = []
 
     def segment(self, seg: Segment, batch: list[Event]) -> None:
@@ -97,7 +97,7 @@ class Tracker:
         while self.pending:
             self.results.append(self._judge(self.pending.pop(0)))
 
-    def _judge(self, cp: Checkpoint) -> dict[str, Any]:
+    def _judge(self, cp: DecisionPoint) -> dict[str, Any]:
         bugs, versions = self.sc.bugs, self.sc.versions
         blocking: list[dict[str, Any]] = []
         practical: list[str] = []

@@ -416,7 +416,7 @@ def simulate(out_dir: str, events: int, weeks: int, seed: int, start: str) -> No
 
 
 # Command groups that live in their own modules register themselves on `main`.
-from traintriage.cli import owners, review, train, web  # noqa: E402,F401
+from traintriage.cli import owners, regroup, review, train, web  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

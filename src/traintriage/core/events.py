@@ -16,6 +16,7 @@ class Event(msgspec.Struct, gc=False):
     `message` is the rendered message; `normalized_message` is the PSR-3 template
     (placeholders not expanded) when the producer gives one (MediaWiki does).
     `trace` is the (already redacted) stack trace text, frames one per line.
+    `context` holds the values of the template's placeholders when the line had them.
     Readers on the hot path construct it positionally (field order is part of the API).
     """
 
@@ -36,6 +37,9 @@ class Event(msgspec.Struct, gc=False):
     server: str | None = None
     servergroup: str | None = None
     fmt: str = ""
+    # Values of the PSR-3 placeholders of `normalized_message` that the line carried
+    # (MediaWiki's log context), as text; None when there are none or the format has none.
+    context: dict[str, str] | None = None
 
 
 class Rejected(msgspec.Struct, gc=False, frozen=True):

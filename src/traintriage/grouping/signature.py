@@ -1,6 +1,7 @@
 """Compute error signatures: a stable id, a human title and why.
 
-Algorithm `sig:v1` (rules in rules/grouping.toml, documented in docs/grouping.md):
+Algorithm `sig:v2` (rules in rules/grouping.toml, documented in docs/grouping.md;
+`sig:v1`, rules/grouping_v1.toml, differs where the rules' flags say):
 
 * exceptions (an exception class, a trace or a throw site is present):
   channel + exception class + masked message template + throw site (path, no
@@ -9,9 +10,10 @@ Algorithm `sig:v1` (rules in rules/grouping.toml, documented in docs/grouping.md
   when given, else the message) mined into a template cluster per channel by a
   Drain-like miner whose cluster ids never change.
 
-Version segments of paths, line numbers and interpolated values never take
-part, so one bug keeps one signature across train versions; channel, class
-and code site always do, so distinct bugs stay apart.
+Version segments of paths, line numbers, interpolated values, request dispatch
+frames and the transport (placeholders kept or rendered) never take part, so one
+bug keeps one signature across train versions, entry points and log formats;
+channel, class and code site always do, so distinct bugs stay apart.
 
 The `Grouper` caches results per distinct input so that the common case
 (the same error again) costs a dictionary lookup.
@@ -27,6 +29,7 @@ from typing import Any
 from traintriage.core.events import Event
 from traintriage.grouping.drain import TemplateMiner
 from traintriage.grouping.mask import mask_text
+from traintriage.grouping.placeholders import fill_placeholders, has_placeholder
 from traintriage.grouping.rules import GroupingRules, default_rules
 from traintriage.grouping.stacktrace import throw_site, top_in_app_frames
 
@@ -88,6 +91,15 @@ class Grouper:
         """Signature of one event (cached by its grouping-relevant fields)."""
         channel = self.rules.channel_aliases.get(ev.channel, ev.channel)
         text = ev.normalized_message or ev.message
+        if (
+            ev.normalized_message
+            and self.rules.canonical_placeholders
+            and ev.message != text
+            and has_placeholder(self._strip_prefix(text))
+        ):
+            # One canonical template whatever the transport: placeholders take the
+            # values the rendered message shows (whitespace values stay {key}).
+            text = fill_placeholders(self._strip_prefix(text), self._strip_prefix(ev.message), ev.context)
         if ev.exc_class or ev.trace or ev.exc_file:
             key: tuple[Any, ...] = (channel, ev.exc_class, text, ev.exc_file, ev.trace)
             info = self._cache.get(key)
@@ -233,7 +245,7 @@ class Grouper:
         scope = channel or "-"
         miner = self.miners.get(scope)
         if miner is None:
-            miner = self.miners[scope] = TemplateMiner()
+            miner = self.miners[scope] = TemplateMiner(sim_threshold=self.rules.message_similarity)
         cluster, changed = miner.add(tokens)
         if changed:
             self.changed_scopes.add(scope)

@@ -74,10 +74,22 @@ def parse_frames(trace: str, rules: GroupingRules, limit: int = 60) -> list[Fram
 
 
 def is_in_app(frame: Frame, rules: GroupingRules) -> bool:
-    """Library and error-handler frames are not where the bug is."""
+    """Library, error-handler and request-dispatch frames are not where the bug is."""
     if any(part in frame.path for part in rules.not_in_app_paths):
         return False
-    return not frame.function.startswith(rules.not_in_app_functions)
+    if frame.function.startswith(rules.not_in_app_functions):
+        return False
+    return not is_dispatch(frame, rules)
+
+
+def is_dispatch(frame: Frame, rules: GroupingRules) -> bool:
+    """A frame that only routes the request (entry script, MediaWiki::run, ApiMain::execute...)."""
+    path = frame.path
+    for script in rules.dispatch_paths:
+        if path == script or (path.endswith(script) and path[-len(script) - 1] == "/"):
+            return True
+    dispatch = rules.dispatch_functions
+    return dispatch is not None and dispatch.match(frame.function) is not None
 
 
 def top_in_app_frames(trace: str | None, rules: GroupingRules, count: int) -> list[Frame]:

@@ -475,7 +475,10 @@ class LineReader:
         fmt = _is_mediawiki_shape(doc)
         if fmt is None:
             return self._read_generic(data)
-        return _from_doc(doc, fmt if hint == "json" else hint, self._missing_ts)
+        ev = _from_doc(doc, fmt if hint == "json" else hint, self._missing_ts)
+        if ev.normalized_message is not None and "{" in ev.normalized_message:
+            ev.context = _context_values(data, ev.normalized_message)
+        return ev
 
     def _read_cee(self, line: bytes, at: int) -> Event:
         payload = line[at + 5 :].strip()
@@ -496,7 +499,10 @@ class LineReader:
             doc.timestamp = header[0]
         if doc.host is None and len(header) > 1:
             doc.host = header[1]
-        return _from_doc(doc, "syslog-cee", self._missing_ts)
+        ev = _from_doc(doc, "syslog-cee", self._missing_ts)
+        if ev.normalized_message is not None and "{" in ev.normalized_message:
+            ev.context = _context_values(payload, ev.normalized_message)
+        return ev
 
     def _read_generic(self, data: bytes) -> Event:
         try:
@@ -581,6 +587,49 @@ class LineReader:
         if not text.strip():
             raise LineError("missing required field 'message'")
         return Event(ts, text, fmt="text")
+
+
+# PSR-3 placeholders whose values the typed decoder already reads (or that never matter
+# for grouping): a template with only these needs no second decode.
+_KNOWN_PLACEHOLDERS = frozenset({"reqId", "exception_url", "url", "wiki", "host", "mwversion"})
+_PLACEHOLDER_KEY = re.compile(r"\{([A-Za-z_][\w.\-]*)\}")
+_KEYS_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _context_values(data: bytes, template: str) -> dict[str, str] | None:
+    """Values of the template's placeholders from the JSON document (top level, then `labels`).
+
+    MediaWiki flattens its log context to the top level of Logstash documents (ECS puts
+    it under `labels`); grouping uses the values to build one template whatever the
+    transport. The second, untyped decode only runs for templates with other
+    placeholders than the request id and URL.
+    """
+    keys = _KEYS_CACHE.get(template)
+    if keys is None:
+        keys = tuple(
+            k for k in dict.fromkeys(_PLACEHOLDER_KEY.findall(template)) if k not in _KNOWN_PLACEHOLDERS
+        )
+        if len(_KEYS_CACHE) > 10_000:
+            _KEYS_CACHE.clear()
+        _KEYS_CACHE[template] = keys
+    if not keys:
+        return None
+    try:
+        obj = _ANY_DECODER.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    labels = obj.get("labels")
+    scopes = (obj, labels) if isinstance(labels, dict) else (obj,)
+    out: dict[str, str] = {}
+    for key in keys:
+        for scope in scopes:
+            value = scope.get(key)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                out[key] = value if isinstance(value, str) else str(value)
+                break
+    return out or None
 
 
 def _json_reason(data: bytes, err: msgspec.DecodeError) -> str:
@@ -681,7 +730,13 @@ def _from_udp2log(match: re.Match[str]) -> Event:
     normalized = context.get("normalized_message")
     if not isinstance(normalized, str):
         normalized = _template_from_context(message, context)
+    values = {
+        k: v if isinstance(v, str) else str(v)
+        for k, v in context.items()
+        if isinstance(v, str | int | float) and not isinstance(v, bool)
+    }
     return Event(
+        context=values or None,
         ts=ts,
         message=message,
         normalized_message=normalized,

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 from traintriage.core.events import Event
 from traintriage.core.vocabulary import BUCKET_SECONDS, ERROR_CHANNELS, SLOT_SECONDS, UNKNOWN
 from traintriage.grouping.drain import TemplateMiner
+from traintriage.grouping.rules import default_rules, rules_for
 from traintriage.grouping.signature import Grouper
 from traintriage.ingest.batch import Batch, Checkpoint
 from traintriage.ingest.formats import MAX_LINE_BYTES, FieldMap, LineError, LineReader
@@ -59,6 +60,7 @@ class IngestOptions:
     max_line_bytes: int = MAX_LINE_BYTES
     fmt: str = "auto"  # "auto" (detect per line, plain text last) or "text" (every line a message)
     assume_time: float | None = None  # time of lines without one (None: reject them)
+    algorithm: str | None = None  # grouping algorithm of a new store (None: the current one)
     rejects: BinaryIO | None = None
     progress: Callable[[int, int], None] | None = None  # (events, rejected) about twice a second
     on_reject: Callable[[str, int, str], None] | None = None  # (source name, line, reason)
@@ -144,6 +146,8 @@ def sample_of(ev: Event) -> dict[str, Any]:
         out["exception_file"] = ev.exc_file
     if ev.trace:
         out["trace"] = redact_trace(ev.trace)
+    if ev.context:  # the template's placeholder values: `regroup` needs them to rebuild the template
+        out["context"] = {k: redact_text(v) for k, v in ev.context.items()}
     return out
 
 
@@ -162,11 +166,18 @@ def _sample(ev: Event) -> dict[str, Any]:
         return {"message": f"(no sample: {unexpected_reason(err)})", "format": ev.fmt}
 
 
-def make_grouper(store: BatchSink) -> Grouper:
+def make_grouper(store: BatchSink, algorithm: str | None = None) -> Grouper:
     """A Grouper whose template miners continue from the store's saved state."""
     states, ids = store.load_templates()
     miners = {scope: TemplateMiner.from_state(json.loads(state)) for scope, state in states.items()}
-    return Grouper(miners=miners, known_templates=ids)
+    # A store keeps grouping with the algorithm that made its signatures until it is
+    # re-keyed (`traintriage regroup`); an empty store starts with the current one.
+    stored = store.grouping_algorithms()
+    if len(stored) == 1:
+        rules = rules_for(next(iter(stored)))
+    else:
+        rules = rules_for(algorithm) if algorithm and not stored else default_rules()
+    return Grouper(rules, miners=miners, known_templates=ids)
 
 
 def _tables(batch: Batch) -> tuple[Any, Any, Any, Any, Any]:
@@ -180,7 +191,7 @@ class Ingester:
     def __init__(self, store: BatchSink, options: IngestOptions | None = None) -> None:
         self.store = store
         self.options = options or IngestOptions()
-        self.grouper = make_grouper(store)
+        self.grouper = make_grouper(store, self.options.algorithm)
         self.reader = LineReader(
             self.options.field_map,
             self.options.max_line_bytes,

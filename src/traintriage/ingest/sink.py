@@ -27,6 +27,10 @@ class BatchSink(Protocol):
         """Write counts, samples, templates, miner states and checkpoints in one transaction."""
         ...
 
+    def grouping_algorithms(self) -> set[str]:
+        """The grouping algorithms of the stored signatures (empty for a new store)."""
+        ...
+
     def existing_signatures(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are already stored (to report new signatures)."""
         ...

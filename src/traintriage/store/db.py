@@ -180,6 +180,10 @@ class Store:
         }
         return states, ids
 
+    def grouping_algorithms(self) -> set[str]:
+        """The grouping algorithms of the stored signatures (empty for a new store)."""
+        return {str(r[0]) for r in self.query("SELECT DISTINCT algorithm FROM signatures")}
+
     def existing_signatures(self, ids: Sequence[str]) -> set[str]:
         """Which of these signature ids are already stored."""
         return {str(r[0]) for r in self.query_in("SELECT id FROM signatures WHERE id {ids}", ids)}

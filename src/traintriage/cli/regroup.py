@@ -1,0 +1,51 @@
+"""`traintriage regroup`: re-key a store's signatures to the current grouping algorithm.
+
+Thin Click layer over services/regroup.py. A store keeps the ids of the algorithm
+that made them (sig:v1 stores keep grouping with sig:v1) until this is run.
+"""
+
+from __future__ import annotations
+
+import click
+
+from traintriage.cli import DB_HELP, _dump, _fail, _open_store, main
+
+
+@main.command()
+@click.option("--db", help=DB_HELP)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report (with the old -> new id map) as JSON."
+)
+def regroup(db: str | None, dry_run: bool, actor: str, as_json: bool) -> None:
+    """Re-key the store to the current grouping algorithm (sig:v2), keeping reviews and history.
+
+    Every stored sample is grouped again; each old signature takes the new id most of
+    its samples get. Counts, samples, reviews and audit entries move to the new ids
+    (two old ids that become one are merged), in one transaction, with an audit entry
+    per new id. Stop ingest while it runs.
+    """
+    from traintriage.core.errors import InvalidInput
+    from traintriage.services.regroup import regroup as run_regroup
+
+    store = _open_store(db)
+    try:
+        report = run_regroup(store, actor=actor, dry_run=dry_run)
+    except InvalidInput as err:
+        _fail(str(err))
+        return
+    finally:
+        store.close()
+    if as_json:
+        _dump(report.to_dict())
+        return
+    if not report.before:
+        click.echo(f"nothing to regroup: every signature is already {report.target}")
+        return
+    verb = "would re-key" if dry_run else "re-keyed"
+    click.echo(f"{verb} {report.before:,} signatures to {report.after:,} {report.target} signatures")
+    for new, olds in report.merged.items():
+        click.echo(f"  {new} <- {', '.join(olds)}")
+    if report.without_samples:
+        click.echo(f"  {len(report.without_samples)} without samples kept apart under derived ids")

@@ -53,6 +53,12 @@ class Batch:
     titles: dict[str, str] = field(default_factory=dict)  # sig -> refreshed title (template signatures)
     events: int = 0
     checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+    # Compare-and-set bases (concurrent ingests of one store): the committed position each
+    # checkpoint continues from, (identity, offset, line) or None when the source has no row
+    # yet; and the generation each changed miner scope was loaded at, None when not stored.
+    # A checkpoint or miner state without a base is written unconditionally.
+    checkpoint_base: dict[str, tuple[str, int, int] | None] = field(default_factory=dict)
+    miner_base: dict[str, int | None] = field(default_factory=dict)
 
     def add(
         self,

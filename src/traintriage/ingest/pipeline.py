@@ -16,6 +16,13 @@ Hostile input: any exception while reading or grouping one line makes that line 
 reject (`file:line: reason`); the lines around it are kept and committed. A plain
 file's last line without a newline is left for the next run (its writer may be in the
 middle of it), and a read error midway (a truncated `.gz`) keeps the lines before it.
+
+Concurrent ingests of one store (cron runs that overlap, several workers): each commit
+compare-and-sets the read positions and the changed template-miner states it continues
+from (store/ingest_claims.py). When another process got there first, nothing of the batch
+is written; the miners are reloaded and reading restarts from the committed positions
+(stdin from a spool of what was read since the last commit). Counts stay exact and one
+template never becomes two signatures; the cost of a clash is reading a batch again.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
+from traintriage.core.errors import Conflict
 from traintriage.core.events import Event
 from traintriage.core.vocabulary import BUCKET_SECONDS, ERROR_CHANNELS, SLOT_SECONDS, UNKNOWN
 from traintriage.grouping.drain import TemplateMiner
@@ -39,6 +47,7 @@ from traintriage.ingest.sources import (
     READ_ERRORS,
     Source,
     SourceError,
+    SpooledStream,
     describe,
     iter_lines,
     open_binary,
@@ -49,6 +58,7 @@ from traintriage.ingest.sources import (
 REQUEST_WINDOW = 100_000
 SAMPLES_PER_RUN = 5
 ERRORS_KEPT = 50
+MAX_ATTEMPTS = 100  # clashes with concurrent ingests before giving up (each one means they progressed)
 
 
 @dataclass
@@ -77,6 +87,8 @@ class SourceReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
     held_back: int = 0  # bytes after the last complete line, left for the next run
     last_line: int = 0  # the last line read (for "read error after line N")
+    reported_upto: int = 0  # rejects up to this line were reported (a re-read after a clash is quiet)
+    started: tuple[int, int] | None = None  # (events, rejected) stored before this run
 
 
 @dataclass
@@ -166,9 +178,10 @@ def _sample(ev: Event) -> dict[str, Any]:
         return {"message": f"(no sample: {unexpected_reason(err)})", "format": ev.fmt}
 
 
-def make_grouper(store: BatchSink, algorithm: str | None = None) -> Grouper:
-    """A Grouper whose template miners continue from the store's saved state."""
-    states, ids = store.load_templates()
+def make_grouper(store: BatchSink, algorithm: str | None = None) -> tuple[Grouper, dict[str, int]]:
+    """A Grouper whose template miners continue from the store's saved state, and the
+    generation each miner was saved at (the base its next commit compare-and-sets)."""
+    states, generations, ids = store.load_miners()
     miners = {scope: TemplateMiner.from_state(json.loads(state)) for scope, state in states.items()}
     # A store keeps grouping with the algorithm that made its signatures until it is
     # re-keyed (`traintriage regroup`); an empty store starts with the current one.
@@ -177,7 +190,7 @@ def make_grouper(store: BatchSink, algorithm: str | None = None) -> Grouper:
         rules = rules_for(next(iter(stored)))
     else:
         rules = rules_for(algorithm) if algorithm and not stored else default_rules()
-    return Grouper(rules, miners=miners, known_templates=ids)
+    return Grouper(rules, miners=miners, known_templates=ids), generations
 
 
 def _tables(batch: Batch) -> tuple[Any, Any, Any, Any, Any]:
@@ -191,7 +204,11 @@ class Ingester:
     def __init__(self, store: BatchSink, options: IngestOptions | None = None) -> None:
         self.store = store
         self.options = options or IngestOptions()
-        self.grouper = make_grouper(store, self.options.algorithm)
+        self.grouper, self.generations = make_grouper(store, self.options.algorithm)
+        # committed position of each source read in this run: the base of its next claim
+        self.bases: dict[str, tuple[str, int, int] | None] = {}
+        self.stdin: SpooledStream | None = None
+        self.conflicts = 0
         self.reader = LineReader(
             self.options.field_map,
             self.options.max_line_bytes,
@@ -209,32 +226,69 @@ class Ingester:
 
     def run(self, names: list[str]) -> IngestReport:
         start = time.perf_counter()
-        reports = [self._ingest_one(name) for name in names]
-        self._flush()
+        reports = [SourceReport(name) for name in names]
+        try:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                try:
+                    for report in reports:
+                        self._ingest_one(report)
+                    self._flush()
+                    break
+                except Conflict:
+                    if attempt == MAX_ATTEMPTS:
+                        raise Conflict(
+                            f"gave up after {attempt} clashes with concurrent ingests of the same store; "
+                            "what was committed is kept, run again to continue"
+                        ) from None
+                    self._restart()
+        finally:
+            if self.stdin is not None:
+                self.stdin.close()
         return IngestReport(reports, time.perf_counter() - start, len(self.new_signature_ids))
+
+    def _restart(self) -> None:
+        """Another ingest committed first: drop the batch, reload the miners, re-read from the
+        committed positions (reports and rejects already shown are not repeated)."""
+        self.conflicts += 1
+        self.grouper, self.generations = make_grouper(self.store, self.options.algorithm)
+        self.bases = {}
+        self.batch = Batch()
+        self.pending_rejects = []
+        self.dedupe = _RequestDedupe(REQUEST_WINDOW)
+        self.samples_taken = {}
+        if self.stdin is not None:
+            self.stdin.rewind()
 
     # --- one source -------------------------------------------------------------------
 
-    def _ingest_one(self, name: str) -> SourceReport:
-        report = SourceReport(name)
+    def _ingest_one(self, report: SourceReport) -> None:
+        name = report.name
+        report.error = None
+        report.held_back = 0
         try:
             source = describe(name)
         except SourceError as err:
             report.error = str(err)
-            return report
-        start_offset = start_line = 0
+            return
+        start_offset = start_line = events = rejected = 0
         if source.resumable:
-            cp = self.store.load_checkpoint(source.key)
+            cp = self.batch.checkpoints.get(source.key)  # read earlier in this run, not committed yet
+            if cp is None:
+                cp = self.store.load_checkpoint(source.key)
+                self.bases[source.key] = None if cp is None else (cp.identity, cp.offset, cp.line)
             if cp is not None and same_identity(cp.identity, source):
-                start_offset, start_line = cp.offset, cp.line
-                report.resumed_at_line = cp.line
-                report.events, report.rejected = cp.events, cp.rejected
-        base_events, base_rejected = report.events, report.rejected
+                start_offset, start_line, events, rejected = cp.offset, cp.line, cp.events, cp.rejected
+        elif self.stdin is not None:  # re-read after a clash: replay from the last commit
+            start_line, events, rejected = self.stdin.committed
+        report.events, report.rejected = events, rejected
+        if report.started is None:
+            report.started = (events, rejected)
+            report.resumed_at_line = start_line
         try:
-            stream = open_binary(source)
+            stream = self._open(source)
         except OSError as err:
             report.error = f"{name}: cannot open: {err}"
-            return report
+            return
         report.last_line = start_line
         try:
             self._read(source, stream, start_offset, start_line, report)
@@ -243,9 +297,17 @@ class Ingester:
         finally:
             if source.key != "-":
                 stream.close()
-        if report.events == base_events and report.rejected == base_rejected and start_line:
-            report.already_done = True
-        return report
+        report.already_done = (
+            report.events,
+            report.rejected,
+        ) == report.started and report.resumed_at_line > 0
+
+    def _open(self, source: Source) -> BinaryIO:
+        if source.key != "-":
+            return open_binary(source)
+        if self.stdin is None:
+            self.stdin = SpooledStream(open_binary(source))
+        return cast(BinaryIO, self.stdin)
 
     def _read(self, source: Source, stream: BinaryIO, offset: int, line: int, report: SourceReport) -> None:
         """The hot loop: Batch.add and _RequestDedupe.is_new inlined (keep them in step)."""
@@ -343,11 +405,13 @@ class Ingester:
 
     def _reject(self, source: Source, report: SourceReport, number: int, reason: str, raw: bytes) -> None:
         report.rejected += 1
-        self._rejected += 1
-        if len(report.errors) < ERRORS_KEPT:
-            report.errors.append((number, reason))
-        if self.options.on_reject is not None:
-            self.options.on_reject(source.name, number, reason)
+        if number > report.reported_upto:  # not a line re-read after a clash
+            report.reported_upto = number
+            self._rejected += 1
+            if len(report.errors) < ERRORS_KEPT:
+                report.errors.append((number, reason))
+            if self.options.on_reject is not None:
+                self.options.on_reject(source.name, number, reason)
         if self.options.rejects is not None:
             header = f"# {source.name}:{number}: {reason}\n".encode("utf-8", "replace")
             self.pending_rejects.append(header + raw + b"\n")
@@ -357,6 +421,8 @@ class Ingester:
             self.batch.checkpoints[source.key] = Checkpoint(
                 source.key, source.identity, offset, line, report.events, report.rejected
             )
+        elif self.stdin is not None:
+            self.stdin.pending = (line, report.events, report.rejected)
         self._report_progress(report)
 
     def _tick(self, progress: Callable[[int, int], None], in_batch: int) -> None:
@@ -376,34 +442,46 @@ class Ingester:
     # --- commit -----------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        """Commit the batch; on `Conflict` nothing is written and the caller restarts."""
         batch = self.batch
         if batch.is_empty() and not self.pending_rejects:
             return
         grouper = self.grouper
         for key, info in grouper.new_templates.items():
             batch.templates[key] = info.id
-        grouper.new_templates.clear()
         for scope in grouper.changed_scopes:
             batch.miner_states[scope] = json.dumps(grouper.miners[scope].to_state())
-        grouper.changed_scopes.clear()
+            batch.miner_base[scope] = self.generations.get(scope)
+        for source in batch.checkpoints:
+            batch.checkpoint_base[source] = self.bases[source]
         for sig, info in batch.signatures.items():
             if info.template_scope is not None:
                 batch.titles[sig] = grouper.title_of(info)
-        self._note_new_signatures(batch)
+        new_ids = self._new_signatures(batch)
+        self.store.apply_batch(batch)
+        # committed: what this batch continued from is now what the next one continues from
+        grouper.new_templates.clear()
+        grouper.changed_scopes.clear()
+        for scope in batch.miner_states:
+            self.generations[scope] = self.generations.get(scope, 0) + 1
+        for source, cp in batch.checkpoints.items():
+            self.bases[source] = (cp.identity, cp.offset, cp.line)
+        if self.stdin is not None:
+            self.stdin.commit()
+        self.new_signature_ids.update(new_ids)
         if self.pending_rejects and self.options.rejects is not None:
             self.options.rejects.writelines(self.pending_rejects)
             self.options.rejects.flush()
         self.pending_rejects = []
-        self.store.apply_batch(batch)
         self._events += batch.events
         self.batch = Batch()
 
-    def _note_new_signatures(self, batch: Batch) -> None:
+    def _new_signatures(self, batch: Batch) -> set[str]:
         ids = list(batch.signatures)
         if not ids:
-            return
+            return set()
         existing = self.store.existing_signatures(ids)
-        self.new_signature_ids.update(i for i in ids if i not in existing)
+        return {i for i in ids if i not in existing}
 
 
 def ingest(store: BatchSink, names: list[str], options: IngestOptions | None = None) -> IngestReport:

@@ -15,8 +15,9 @@ from traintriage.ingest.batch import Batch, Checkpoint
 
 
 class BatchSink(Protocol):
-    def load_templates(self) -> tuple[dict[str, str], dict[tuple[str, int], str]]:
-        """(miner state JSON per scope, signature id per (scope, cluster id)) saved so far."""
+    def load_miners(self) -> tuple[dict[str, str], dict[str, int], dict[tuple[str, int], str]]:
+        """Saved so far: miner state JSON per scope, its generation (compare-and-set by
+        `apply_batch`), and the signature id per (scope, cluster id)."""
         ...
 
     def load_checkpoint(self, source: str) -> Checkpoint | None:
@@ -24,7 +25,11 @@ class BatchSink(Protocol):
         ...
 
     def apply_batch(self, batch: Batch) -> None:
-        """Write counts, samples, templates, miner states and checkpoints in one transaction."""
+        """Write counts, samples, templates, miner states and checkpoints in one transaction.
+
+        Raises `core.errors.Conflict`, writing nothing, when a checkpoint or miner state
+        with a base in `batch.checkpoint_base`/`miner_base` no longer has that base.
+        """
         ...
 
     def grouping_algorithms(self) -> set[str]:

@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import sys
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -158,3 +159,47 @@ def iter_lines(
             number += 1
             offset += len(raw)
         yield number, offset, raw
+
+
+class SpooledStream:
+    """A stream that cannot be re-read (stdin), kept since the last commit so it can be.
+
+    Concurrent ingests resolve a clash by re-reading from the last commit
+    (store/ingest_claims.py); a file is simply read again, stdin is replayed from here.
+    Up to 8 MiB stay in memory, more goes to a temporary file.
+    """
+
+    def __init__(self, live: BinaryIO) -> None:
+        self.live = live
+        self.spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - closed in close()
+        self.replay_at: int | None = None
+        self.committed = (0, 0, 0)  # (line, events, rejected) as of the last commit
+        self.pending = (0, 0, 0)  # the same, as of the lines read so far
+
+    def readline(self, limit: int = -1) -> bytes:
+        if self.replay_at is not None:
+            self.spool.seek(self.replay_at)
+            data = self.spool.readline(limit)
+            if data:
+                self.replay_at = self.spool.tell()
+                return data
+            self.replay_at = None  # replayed: the file position is at its end again
+        data = self.live.readline(limit)
+        if data:
+            self.spool.write(data)
+        return data
+
+    def commit(self) -> None:
+        """Everything read so far is committed: forget it."""
+        self.spool.seek(0)
+        self.spool.truncate()
+        self.replay_at = None
+        self.committed = self.pending
+
+    def rewind(self) -> None:
+        """Serve the uncommitted lines again, then continue with the live stream."""
+        self.replay_at = 0
+        self.pending = self.committed
+
+    def close(self) -> None:
+        self.spool.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from traintriage.ingest.batch import Batch, Checkpoint
+from traintriage.store.ingest_claims import claim_batch, load_miner_states
 from traintriage.store.migrations import MIGRATIONS, SAMPLES_PER_VERSION, render
 
 DEFAULT_DB = "traintriage.db"
@@ -171,14 +172,9 @@ class Store:
         r = rows[0]
         return Checkpoint(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]))
 
-    def load_templates(self) -> tuple[dict[str, str], dict[tuple[str, int], str]]:
-        """Miner states per scope and the (scope, cluster) -> signature map."""
-        states = {str(s): str(j) for s, j in self.query("SELECT scope, state FROM miner_state")}
-        ids = {
-            (str(s), int(c)): str(sig)
-            for s, c, sig in self.query("SELECT scope, cluster, signature FROM templates")
-        }
-        return states, ids
+    def load_miners(self) -> tuple[dict[str, str], dict[str, int], dict[tuple[str, int], str]]:
+        """Miner state and generation per scope, and the (scope, cluster) -> signature map."""
+        return load_miner_states(self)
 
     def grouping_algorithms(self) -> set[str]:
         """The grouping algorithms of the stored signatures (empty for a new store)."""
@@ -192,6 +188,7 @@ class Store:
         """Write a batch and its read positions in one transaction (exactly-once ingest)."""
         versions = batch.version_totals()  # derived from the cells once, used twice
         with self.transaction() as cur:
+            claim_batch(self, cur, batch)  # first: Conflict if a concurrent ingest got there first
             self._write_signatures(cur, batch, versions)
             self._write_counts(cur, batch, versions)
             self._refresh_host_summary(cur, batch)
@@ -361,18 +358,21 @@ class Store:
                 ),
                 [(scope, cluster, sig) for (scope, cluster), sig in sorted(batch.templates.items())],
             )
-        if batch.miner_states:
+        unclaimed = sorted((k, v) for k, v in batch.miner_states.items() if k not in batch.miner_base)
+        if unclaimed:
             cur.executemany(
                 self.sql(
                     "INSERT INTO miner_state AS m (scope, state) VALUES (?, ?) "
-                    "ON CONFLICT (scope) DO UPDATE SET state = excluded.state"
+                    "ON CONFLICT (scope) DO UPDATE SET state = excluded.state, generation = m.generation + 1"
                 ),
-                sorted(batch.miner_states.items()),
+                unclaimed,
             )
 
     def _write_checkpoints(self, cur: Any, batch: Batch) -> None:
         now = time.time()
         for cp in batch.checkpoints.values():
+            if cp.source in batch.checkpoint_base:
+                continue  # written by claim_batch
             cur.execute(
                 self.sql(
                     """INSERT INTO sources AS s (source, identity, read_offset, line, events, rejected, updated_at)

@@ -17,6 +17,8 @@ after release: add a new one. Each is applied in its own transaction and recorde
    or NULL for no password login); `api_tokens` (only the sha256 of a token, `prefix` to
    tell tokens apart, `scopes` a comma-separated subset of read, review, ingest, admin);
    `settings` (small key/value pairs, e.g. the session secret made on first start).
+5. Concurrent ingests: `miner_state.generation` counts the writes of a scope's template
+   miner, so a writer can compare-and-set it (store/ingest_claims.py).
 """
 
 from __future__ import annotations
@@ -218,6 +220,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 value TEXT NOT NULL
             )""",
         ),
+    ),
+    Migration(
+        5,
+        "concurrent ingests: a generation per template-miner state",
+        ("ALTER TABLE miner_state ADD COLUMN generation {BIGINT} NOT NULL DEFAULT 0",),
     ),
 )
 if [m.version for m in MIGRATIONS] != list(range(1, len(MIGRATIONS) + 1)):

@@ -204,6 +204,10 @@ def _move_triage(cur: Any) -> None:
 def _replace_templates(
     store: Store, cur: Any, templates: dict[tuple[str, int], str], miner_states: dict[str, str]
 ) -> None:
+    # New miner states get a generation above every old one, so an ingest that loaded the
+    # old miners before this ran fails its compare-and-set and reloads (store/ingest_claims.py).
+    cur.execute("SELECT COALESCE(MAX(generation), 0) + 1 FROM miner_state")
+    generation = int(cur.fetchone()[0])
     cur.execute("DELETE FROM templates")
     cur.execute("DELETE FROM miner_state")
     cur.executemany(
@@ -211,7 +215,8 @@ def _replace_templates(
         sorted((scope, cluster, sig) for (scope, cluster), sig in templates.items()),
     )
     cur.executemany(
-        store.sql("INSERT INTO miner_state (scope, state) VALUES (?, ?)"), sorted(miner_states.items())
+        store.sql("INSERT INTO miner_state (scope, state, generation) VALUES (?, ?, ?)"),
+        [(scope, state, generation) for scope, state in sorted(miner_states.items())],
     )
 
 

@@ -9,8 +9,10 @@ root, since initdb refuses root) on 127.0.0.1 and a free port. With
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,39 @@ def loghub_dir() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/data/loghub_2k not present")
     return path
+
+
+# --- a small simulated train, loaded once, copied per test -------------------------------
+
+
+@dataclass(frozen=True)
+class SimTrain:
+    """The simulator's output for a 2-week train and a SQLite file with all of it loaded."""
+
+    sim: Path
+    template: Path
+
+    def copy(self, directory: Path) -> str:
+        """A private copy of the loaded database (tests may write to it)."""
+        target = directory / "train.db"
+        shutil.copyfile(self.template, target)
+        return str(target)
+
+
+@pytest.fixture(scope="session")
+def sim_train(tmp_path_factory: pytest.TempPathFactory) -> SimTrain:
+    """wmf.26 -> wmf.28 over two weeks, 8k log lines: go, no-go, hold and inconclusive moments."""
+    from traintriage.store.db import Store
+    from traintriage_sim import simulate
+    from traintriage_sim.scoring import load_simulation
+
+    root = tmp_path_factory.mktemp("sim_train")
+    simulate(root / "sim", events=8000, weeks=2, seed=1)
+    with Store(str(root / "train.db")) as store:
+        load_simulation(store, root / "sim")
+    return SimTrain(root / "sim", root / "train.db")
+
+
+@pytest.fixture
+def train_db(sim_train: SimTrain, tmp_path: Path) -> str:
+    return sim_train.copy(tmp_path)

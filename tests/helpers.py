@@ -1,9 +1,10 @@
-"""Small builders of realistic log lines for tests (no mocks: real formats)."""
+"""Small builders of realistic log lines for tests (no mocks: real formats), and the in-process CLI."""
 
 from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 
 def mw_line(
@@ -84,3 +85,12 @@ def synthetic_lines(n: int, seed: int = 7, bad_every: int = 0) -> tuple[list[str
         )
         expected[cls] = expected.get(cls, 0) + 1
     return lines, expected
+
+
+def cli(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
+    """Run `traintriage ARGS` in-process (click.testing.CliRunner); stdout and stderr kept apart."""
+    from click.testing import CliRunner
+
+    from traintriage.cli import main
+
+    return CliRunner(env=env).invoke(main, list(args), input=input, prog_name="traintriage")

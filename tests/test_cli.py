@@ -80,6 +80,6 @@ def test_errors_exit_nonzero_only_when_the_command_failed(tmp_path: Path) -> Non
     out = run("ingest", "--db", db, str(tmp_path / "missing.log"))
     assert out.returncode == 1 and "cannot open" in out.stderr
     out = run("show", "ffff0000", "--db", db)
-    assert out.returncode == 1 and "no signature" in out.stderr
+    assert out.returncode == 66 and "no signature" in out.stderr  # EX_NOINPUT
     out = run("signatures", "--db", str(tmp_path / "nodir" / "t.db"))
-    assert out.returncode == 1 and "does not exist" in out.stderr
+    assert out.returncode == 69 and "does not exist" in out.stderr  # EX_UNAVAILABLE

@@ -460,7 +460,7 @@ def test_cli_check_without_database_only_checks_the_file(tmp_path: Path) -> None
     assert "only the file was checked" in out.stderr
     assert not (tmp_path / "traintriage.db").exists()  # checking never creates a database
     missing = run("owners", "check", str(tmp_path / "nope"), cwd=tmp_path)
-    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert missing.returncode == 64 and "no such file" in missing.stderr  # usage: EX_USAGE
 
 
 def test_cli_show_prints_candidates_and_winner(tmp_path: Path, demo_db: str) -> None:
@@ -482,4 +482,4 @@ def test_cli_show_prints_candidates_and_winner(tmp_path: Path, demo_db: str) -> 
     empty = tmp_path / "empty"
     empty.mkdir()
     none = run("owners", "show", sig, "--db", demo_db, cwd=empty)
-    assert none.returncode == 2 and "no owners file" in none.stderr
+    assert none.returncode == 64 and "no owners file" in none.stderr

@@ -465,9 +465,9 @@ def test_cli_review_then_train_status_shows_the_reviewer(train: Train, tmp_path:
     assert "unowned" in run_cli("coverage", "--db", db).stdout
 
     bad = run_cli("review", train.new, "--verdict", "wontfix", "--as", "x", "--db", db)
-    assert bad.returncode == 2 and "unknown verdict 'wontfix'" in bad.stderr
+    assert bad.returncode == 64 and "unknown verdict 'wontfix'" in bad.stderr  # EX_USAGE
     nobody = run_cli("review", train.new, "--verdict", "expected", "--db", db)
-    assert nobody.returncode == 2 and "--as NAME" in nobody.stderr
+    assert nobody.returncode == 64 and "--as NAME" in nobody.stderr
     missing = run_cli("review", "abcdef01", "--verdict", "expected", "--as", "x", "--db", db)
-    assert missing.returncode == 2 and "no signature" in missing.stderr
+    assert missing.returncode == 66 and "no signature" in missing.stderr  # EX_NOINPUT
     assert len(json.loads(run_cli("audit", "--db", db, "--json").stdout)) == 5  # refusals leave no trace

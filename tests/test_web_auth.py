@@ -222,7 +222,7 @@ def test_cli_user_add_and_token_create(tmp_path: Path, base: tuple[Train, dict[s
     )
     assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["user", "add", "lee", "--role", "viewer", "--no-password", "--db", train.db])
-    assert r.exit_code == 1 and "exists" in r.output
+    assert r.exit_code == 65 and "exists" in r.output  # EX_DATAERR: conflicts with a stored user
     r = runner.invoke(
         main, ["token", "create", "--user", "lee", "--scope", "read", "--scope", "review", "--db", train.db]
     )
@@ -230,7 +230,7 @@ def test_cli_user_add_and_token_create(tmp_path: Path, base: tuple[Train, dict[s
     token = r.stdout.strip().splitlines()[0]
     assert token.startswith("tt_")
     r = runner.invoke(main, ["token", "create", "--user", "lee", "--scope", "admin", "--db", train.db])
-    assert r.exit_code == 1 and "cannot hold" in r.output
+    assert r.exit_code == 64 and "cannot hold" in r.output  # EX_USAGE
     client = Client(make_app(train))
     assert client.get("/api/v1/me", token=token).json()["scopes"] == ["read", "review"]
     assert client.login("lee", "pw of lee").status_code == 303

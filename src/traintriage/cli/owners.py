@@ -1,8 +1,8 @@
 """Owners commands: check an owners file against the stored signatures, explain one routing.
 
 Thin Click layer over traintriage.triage.owners (pure) and store/owner_reads.py (SQL).
-Exit codes: 0 file valid, 1 some line invalid (the valid ones are still
-applied and shown), 2 the file or the signature could not be read at all.
+Exit codes: 0 file valid, 1 some line invalid (the valid ones are still applied and
+shown), 64 the file could not be read at all, 66 no such signature (cli/errors.py).
 """
 
 from __future__ import annotations
@@ -14,24 +14,17 @@ from typing import Any
 
 import click
 
-from traintriage.cli import DB_HELP, _dump, _fail, _open_store, main
+from traintriage.cli.app import group
+from traintriage.cli.errors import FAILED, OK, usage
+from traintriage.cli.options import db_option, dump, json_option, load_owners, one_line, open_db
 from traintriage.core.vocabulary import UNOWNED as UNOWNED_TEAM
 
 UNOWNED = UNOWNED_TEAM.upper()  # shouted in text reports so it stands out
 
 
-@main.group()
+@group()
 def owners() -> None:
     """Who owns an error: check an owners file, show how a signature is routed (docs/owners.md)."""
-
-
-def _load(path: str) -> Any:
-    from traintriage.triage.owners import OwnersError, load_owners
-
-    try:
-        return load_owners(path)
-    except OwnersError as err:
-        _fail(str(err), 2)
 
 
 def _database_present(db: str | None) -> bool:
@@ -53,24 +46,14 @@ def _summary_line(owners_file: Any) -> str:
     )
 
 
-def _one_line(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 # --- check ------------------------------------------------------------------------------
 
 
 @owners.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--db", help=DB_HELP)
+@db_option
 @click.option("--top", default=3, show_default=True, help="Titles shown per team (unowned: all).")
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print [{signature, title, team, project, matched, candidates, ...}] for every signature.",
-)
+@json_option(help="Print [{signature, title, team, project, matched, candidates, ...}] for every signature.")
 def owners_check(file: str, db: str | None, top: int, as_json: bool) -> None:
     """Validate an owners FILE, then show where it routes the stored signatures.
 
@@ -78,17 +61,17 @@ def owners_check(file: str, db: str | None, top: int, as_json: bool) -> None:
     valid lines are still applied. Per team: signatures, events and the top
     titles; every unowned signature is listed.
     """
-    owners_file = _load(file)
+    owners_file = load_owners(file)
     for line in owners_file.error_lines():
         click.echo(line, err=True)
     rows, routings = _route_stored(db, owners_file, quiet=as_json)
     if as_json:
-        _dump([_json_row(sig, title, routings[sig]) for sig, title, _channel, _events in rows])
+        dump([_json_row(sig, title, routings[sig]) for sig, title, _channel, _events in rows])
     else:
         click.echo(_summary_line(owners_file))
         if rows:
             _print_teams(rows, routings, top)
-    sys.exit(1 if owners_file.errors else 0)
+    sys.exit(FAILED if owners_file.errors else OK)
 
 
 def _route_stored(db: str | None, owners_file: Any, quiet: bool) -> tuple[list[Any], dict[str, Any]]:
@@ -101,12 +84,9 @@ def _route_stored(db: str | None, owners_file: Any, quiet: bool) -> tuple[list[A
         if not quiet:
             click.echo(f"no database at {resolve_url(db)}: only the file was checked (use --db)", err=True)
         return [], {}
-    store = _open_store(db)
-    try:
-        rows = signatures_by_events(store)
-        routings = route_many(store, owners_file, [r[0] for r in rows])
-    finally:
-        store.close()
+    store = open_db(db)
+    rows = signatures_by_events(store)
+    routings = route_many(store, owners_file, [r[0] for r in rows])
     if not rows and not quiet:
         click.echo("no signatures in the database yet: nothing to route (run `traintriage ingest`)", err=True)
     return rows, routings
@@ -152,7 +132,7 @@ def _top_projects(projects: list[str | None], shown: int = 3) -> str:
 
 def _print_signature(sig: str, info: tuple[str, str, int], matched: str | None) -> None:
     title, channel, events = info
-    click.echo(f"  {sig}  {events:>10,}  [{channel}] {_one_line(title, 90)}")
+    click.echo(f"  {sig}  {events:>10,}  [{channel}] {one_line(title, 90)}")
     if matched:
         click.echo(f"  {'':16}  {'':>10}  via {matched}")
 
@@ -168,39 +148,32 @@ def _print_signature(sig: str, info: tuple[str, str, int], matched: str | None) 
     type=click.Path(dir_okay=False),
     help="Owners file (default: $TRAINTRIAGE_OWNERS, else ./OWNERS).",
 )
-@click.option("--db", help=DB_HELP)
-@click.option("--json", "as_json", is_flag=True)
+@db_option
+@json_option
 def owners_show(signature: str, owners_path: str | None, db: str | None, as_json: bool) -> None:
     """Every candidate tried for one SIGNATURE, in order, and which rule won."""
     from traintriage.services.ownership import owner_of_signature
-    from traintriage.store.reads import NotFound, resolve_signature, signature_detail
+    from traintriage.store.reads import resolve_signature, signature_detail
     from traintriage.triage.owners import default_owners_path
 
     path = owners_path or default_owners_path()
     if path is None:
-        _fail("no owners file: pass --owners FILE, set $TRAINTRIAGE_OWNERS, or create ./OWNERS", 2)
-        return
-    owners_file = _load(path)
+        usage("no owners file: pass --owners FILE, set $TRAINTRIAGE_OWNERS, or create ./OWNERS")
+    owners_file = load_owners(path)
     for line in owners_file.error_lines():
         click.echo(f"warning: {line} (line ignored)", err=True)
-    store = _open_store(db)
-    try:
-        detail = signature_detail(store, resolve_signature(store, signature))
-    except NotFound as err:
-        store.close()
-        _fail(str(err), 2)
-        return
-    store.close()
+    store = open_db(db)
+    detail = signature_detail(store, resolve_signature(store, signature))
     routing = owner_of_signature(owners_file, detail)
     if as_json:
-        _dump({"signature": detail.summary.id, "title": detail.summary.title, **routing.to_dict()})
+        dump({"signature": detail.summary.id, "title": detail.summary.title, **routing.to_dict()})
         return
     _print_routing(detail, owners_file, routing)
 
 
 def _print_routing(detail: Any, owners_file: Any, routing: Any) -> None:
     s = detail.summary
-    click.echo(f"signature {s.id}  [{s.channel}] {_one_line(s.title, 100)}")
+    click.echo(f"signature {s.id}  [{s.channel}] {one_line(s.title, 100)}")
     click.echo(f"owners    {owners_file.source} ({len(owners_file.rules)} rules)")
     if routing.owned:
         tag = f"  #{routing.project}" if routing.project else ""
@@ -219,4 +192,7 @@ def _print_routing(detail: Any, owners_file: Any, routing: Any) -> None:
         mark = "=>" if routing.owned and what == routing.matched else "  "
         rule = rule_for(owners_file, what)
         why = f"line {rule.line}: {rule.matcher}" if rule else "no rule"
-        click.echo(f"  {mark} {_one_line(what, 90):<{width}}  {team or '-':<24}  ({why})")
+        click.echo(f"  {mark} {one_line(what, 90):<{width}}  {team or '-':<24}  ({why})")
+
+
+COMMANDS = [owners]

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import click
 
-from traintriage.cli import DB_HELP, _dump, _fail, _open_store, main
+from traintriage.cli.app import command
+from traintriage.cli.options import db_option, dump, json_option, open_db
 
 
-@main.command()
-@click.option("--db", help=DB_HELP)
+@command()
+@db_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the report (with the old -> new id map) as JSON."
-)
+@json_option(help="Print the report (with the old -> new id map) as JSON.")
 def regroup(db: str | None, dry_run: bool, actor: str, as_json: bool) -> None:
     """Re-key the store to the current grouping algorithm (sig:v2), keeping reviews and history.
 
@@ -26,19 +25,11 @@ def regroup(db: str | None, dry_run: bool, actor: str, as_json: bool) -> None:
     (two old ids that become one are merged), in one transaction, with an audit entry
     per new id. Stop ingest while it runs.
     """
-    from traintriage.core.errors import InvalidInput
     from traintriage.services.regroup import regroup as run_regroup
 
-    store = _open_store(db)
-    try:
-        report = run_regroup(store, actor=actor, dry_run=dry_run)
-    except InvalidInput as err:
-        _fail(str(err))
-        return
-    finally:
-        store.close()
+    report = run_regroup(open_db(db), actor=actor, dry_run=dry_run)
     if as_json:
-        _dump(report.to_dict())
+        dump(report.to_dict())
         return
     if not report.before:
         click.echo(f"nothing to regroup: every signature is already {report.target}")
@@ -49,3 +40,6 @@ def regroup(db: str | None, dry_run: bool, actor: str, as_json: bool) -> None:
         click.echo(f"  {new} <- {', '.join(olds)}")
     if report.without_samples:
         click.echo(f"  {len(report.without_samples)} without samples kept apart under derived ids")
+
+
+COMMANDS = [regroup]

@@ -1,55 +1,32 @@
 """Triage commands: review a signature, read its history and the audit log, coverage.
 
-Thin Click layer over store/reviews.py and triage.py (rules in docs/triage.md).
-Invalid input (unknown verdict, bad task, unknown signature) exits 2.
+Thin Click layer over store/reviews.py and triage/ (rules in docs/triage.md).
+Invalid input (unknown verdict, bad task) is a usage error (exit 64); an unknown
+signature exits 66 (cli/errors.py).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
-from traintriage.cli import DB_HELP, _dump, _fail, _open_store, main
-
-
-def _when(value: str | None, option: str) -> float | None:
-    from traintriage.core.timeparse import parse_when
-
-    if value is None:
-        return None
-    try:
-        return parse_when(value)
-    except ValueError:
-        _fail(
-            f"{option} {value!r} is not a date or ISO 8601 time (e.g. 2021-02-01 or 2021-01-27T20:10:00Z)", 2
-        )
-        raise
+from traintriage.cli.app import command
+from traintriage.cli.errors import usage
+from traintriage.cli.options import WHEN, db_option, default_owners, dump, iso, json_option, open_db
 
 
 def _resolve(store: Any, signature: str) -> str:
-    from traintriage.store.reads import NotFound, resolve_signature
+    from traintriage.store.reads import resolve_signature
 
-    try:
-        return resolve_signature(store, signature)
-    except NotFound as err:
-        store.close()
-        _fail(str(err), 2)
-        raise
-
-
-def _iso(ts: float | None) -> str:
-    from traintriage.core.timeparse import iso
-
-    return iso(ts) if ts is not None else "-"
+    return resolve_signature(store, signature)
 
 
 # --- review ------------------------------------------------------------------------------
 
 
-@main.command("review")
+@command("review")
 @click.argument("signature")
 @click.option(
     "--verdict",
@@ -63,13 +40,15 @@ def _iso(ts: float | None) -> str:
 @click.option("--task", "tasks", multiple=True, help="Link a task: T123456 or an http(s) URL (repeatable).")
 @click.option("--note", help="Free text kept with the record.")
 @click.option("--assignee", help="Who follows this signature up ('' unassigns).")
-@click.option("--mute-until", "mute_until", help="Mute until this date/time (listing and notifications).")
+@click.option(
+    "--mute-until", "mute_until", type=WHEN, help="Mute until this date/time (listing and notifications)."
+)
 @click.option("--mute-until-escalates", is_flag=True, help="Mute until it is LOGSPAM or REGRESSED again.")
 @click.option("--unmute", is_flag=True, help="Clear the mute.")
 @click.option("--as", "actor", help="Who is reviewing (default: $USER).")
-@click.option("--at", "at", help="When it was decided (default now; for importing past triage).")
-@click.option("--db", help=DB_HELP)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--at", "at", type=WHEN, help="When it was decided (default now; for importing past triage).")
+@db_option
+@json_option
 def review(
     signature: str,
     verdict: str | None,
@@ -77,11 +56,11 @@ def review(
     tasks: tuple[str, ...],
     note: str | None,
     assignee: str | None,
-    mute_until: str | None,
+    mute_until: float | None,
     mute_until_escalates: bool,
     unmute: bool,
     actor: str | None,
-    at: str | None,
+    at: float | None,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -95,60 +74,52 @@ def review(
 
     who = actor or os.environ.get("USER")
     if not who:
-        _fail("who is reviewing? give --as NAME (or set $USER)", 2)
-        return
+        usage("who is reviewing? give --as NAME (or set $USER)")
     if mute_until and mute_until_escalates:
-        _fail("give --mute-until DATE or --mute-until-escalates, not both", 2)
+        usage("give --mute-until DATE or --mute-until-escalates, not both")
     if unmute and (mute_until or mute_until_escalates):
-        _fail("--unmute cannot be combined with a new mute", 2)
-    when = _when(at, "--at")
-    until = _when(mute_until, "--mute-until")
+        usage("--unmute cannot be combined with a new mute")
+    when, until = at, mute_until
     if verdict is None and version:
-        _fail("--version scopes a verdict: give --verdict too", 2)
+        usage("--version scopes a verdict: give --verdict too")
     changes = bool(tasks or note or assignee is not None or until or mute_until_escalates or unmute)
     if verdict is None and not changes:
-        _fail("nothing to record: give --verdict, --task, --note, --assignee or a mute option", 2)
-    store = _open_store(db)
+        usage("nothing to record: give --verdict, --task, --note, --assignee or a mute option")
+    store = open_db(db)
     sig = _resolve(store, signature)
     out: dict[str, Any] = {"signature": sig}
-    try:
-        if verdict is not None:
-            record = rv.add_review(
-                store,
-                signature=sig,
-                verdict=verdict,
-                reviewer=who,
-                version=version,
-                assignee=assignee,
-                note=note,
-                tasks=tasks,
-                mute_until=until,
-                mute_until_escalates=mute_until_escalates,
-                at=when,
-            )
-            out["review"] = record.to_dict()
-            if assignee is not None and not assignee.strip():
-                rv.set_assignee(store, sig, None, who, at=when)
-        else:
-            for task in tasks:
-                rv.link_task(store, sig, task, who, at=when)
-            if assignee is not None:
-                rv.set_assignee(store, sig, assignee, who, at=when)
-            if note:
-                rv.add_note(store, sig, note, who, at=when)
-            if until or mute_until_escalates:
-                rv.set_mute(store, sig, who, until=until, until_escalates=mute_until_escalates, at=when)
-        if unmute:
-            rv.set_mute(store, sig, who, at=when)
-        state = rv.triage_state(store, [sig]).get(sig, rv.SignatureTriage())
-    except ValueError as err:
-        store.close()
-        _fail(str(err), 2)
-        return
-    store.close()
+    if verdict is not None:
+        record = rv.add_review(
+            store,
+            signature=sig,
+            verdict=verdict,
+            reviewer=who,
+            version=version,
+            assignee=assignee,
+            note=note,
+            tasks=tasks,
+            mute_until=until,
+            mute_until_escalates=mute_until_escalates,
+            at=when,
+        )
+        out["review"] = record.to_dict()
+        if assignee is not None and not assignee.strip():
+            rv.set_assignee(store, sig, None, who, at=when)
+    else:
+        for task in tasks:
+            rv.link_task(store, sig, task, who, at=when)
+        if assignee is not None:
+            rv.set_assignee(store, sig, assignee, who, at=when)
+        if note:
+            rv.add_note(store, sig, note, who, at=when)
+        if until or mute_until_escalates:
+            rv.set_mute(store, sig, who, until=until, until_escalates=mute_until_escalates, at=when)
+    if unmute:
+        rv.set_mute(store, sig, who, at=when)
+    state = rv.triage_state(store, [sig]).get(sig, rv.SignatureTriage())
     out["state"] = state.to_dict()
     if as_json:
-        _dump(out)
+        dump(out)
         return
     if "review" in out:
         r = out["review"]
@@ -163,7 +134,7 @@ def review(
 def _state_line(state: Any) -> str:
     parts = [f"assignee {state.assignee or '-'}", f"tasks {', '.join(state.tasks) or '-'}"]
     if state.mute_until is not None:
-        parts.append(f"muted until {_iso(state.mute_until)}")
+        parts.append(f"muted until {iso(state.mute_until)}")
     if state.mute_until_escalates:
         parts.append("muted until it escalates")
     return "  ".join(parts)
@@ -172,22 +143,21 @@ def _state_line(state: Any) -> str:
 # --- reviews (history) -------------------------------------------------------------------
 
 
-@main.command("reviews")
+@command("reviews")
 @click.argument("signature", required=False)
-@click.option("--db", help=DB_HELP)
-@click.option("--json", "as_json", is_flag=True)
+@db_option
+@json_option
 def reviews_cmd(signature: str | None, db: str | None, as_json: bool) -> None:
     """Review history (newest first) with assignee, tasks and mute, of SIGNATURE or of all."""
     from traintriage.store.reviews import review_history, triage_state
 
-    store = _open_store(db)
+    store = open_db(db)
     ids = [_resolve(store, signature)] if signature else None
     history = review_history(store, ids)
     states = triage_state(store, ids)
-    store.close()
     signatures = sorted(set(history) | set(states)) if ids is None else ids
     if as_json:
-        _dump(
+        dump(
             {
                 s: {
                     "state": states[s].to_dict() if s in states else None,
@@ -212,64 +182,45 @@ def reviews_cmd(signature: str | None, db: str | None, as_json: bool) -> None:
                     f"  “{r.note}”" if r.note else "",
                 ]
             )
-            click.echo(f"  #{r.id:<5} {_iso(r.at)}  {r.verdict}{target}  ({scope})  by {r.reviewer}{extra}")
+            click.echo(f"  #{r.id:<5} {iso(r.at)}  {r.verdict}{target}  ({scope})  by {r.reviewer}{extra}")
 
 
 # --- audit -------------------------------------------------------------------------------
 
 
-@main.command("audit")
+@command("audit")
 @click.option("--signature", help="Only changes to this signature (id or unique prefix).")
-@click.option("--limit", default=200, show_default=True)
-@click.option("--db", help=DB_HELP)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
+@db_option
+@json_option
 def audit_cmd(signature: str | None, limit: int, db: str | None, as_json: bool) -> None:
     """Every triage change, newest first: what, to which signature, by whom, when."""
     from traintriage.store.reviews import audit_log
 
-    store = _open_store(db)
+    store = open_db(db)
     sig = _resolve(store, signature) if signature else None
     entries = audit_log(store, signature=sig, limit=limit)
-    store.close()
     if as_json:
-        _dump([e.to_dict() for e in entries])
+        dump([e.to_dict() for e in entries])
         return
     if not entries:
         click.echo("no triage changes yet")
         return
     for e in entries:
         detail = ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items()) if v not in (None, "", []))
-        click.echo(f"#{e.id:<6} {_iso(e.at)}  {e.actor:<12} {e.action:<17} {e.signature or '-'}  {detail}")
+        click.echo(f"#{e.id:<6} {iso(e.at)}  {e.actor:<12} {e.action:<17} {e.signature or '-'}  {detail}")
 
 
 # --- coverage ----------------------------------------------------------------------------
 
 
-def _owner_lookup(store: Any, owners_file: str | None, ids: Sequence[str]) -> Callable[[str], str | None]:
-    """Team per signature from the owners file (--owners, $TRAINTRIAGE_OWNERS or ./OWNERS).
+def _owner_lookup(store: Any, owners: Any, ids: list[str]) -> Any:
+    """Team per signature from the owners file; without one, every signature is unowned."""
+    from traintriage.services.ownership import route_many
 
-    Imported lazily and guarded: without ownership support or an owners file, every
-    signature is "unowned" and coverage still works.
-    """
-    try:
-        from traintriage.services.ownership import route_many
-        from traintriage.triage.owners import OwnersError, default_owners_path, load_owners
-    except ImportError:
-        if owners_file:
-            click.echo(
-                "traintriage: note: ownership is not available here; every team is 'unowned'", err=True
-            )
+    if owners is None or not ids:
         return lambda _signature: None
-    path = owners_file or default_owners_path()
-    if not path or not ids:
-        return lambda _signature: None
-    try:
-        owners = load_owners(path)
-    except OwnersError as err:
-        store.close()
-        _fail(str(err), 2)
-        raise
-    routes = route_many(store, owners, list(ids))
+    routes = route_many(store, owners, ids)
 
     def owner_of(signature: str) -> str | None:
         route = routes.get(signature)
@@ -278,11 +229,16 @@ def _owner_lookup(store: Any, owners_file: str | None, ids: Sequence[str]) -> Ca
     return owner_of
 
 
-@main.command("coverage")
+@command("coverage")
 @click.argument("version", required=False)
-@click.option("--owners", "owners_file", type=click.Path(dir_okay=False), help="Ownership rules file.")
-@click.option("--db", help=DB_HELP)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--owners",
+    "owners_file",
+    type=click.Path(dir_okay=False),
+    help="Ownership rules file (default: $TRAINTRIAGE_OWNERS or ./OWNERS).",
+)
+@db_option
+@json_option
 def coverage_cmd(version: str | None, owners_file: str | None, db: str | None, as_json: bool) -> None:
     """Triage coverage per train and team: share of NEW/REGRESSED signatures reviewed
     before the next promotion, and the median time from first seen to first review."""
@@ -292,17 +248,17 @@ def coverage_cmd(version: str | None, owners_file: str | None, db: str | None, a
     from traintriage.store.reviews import review_history
     from traintriage.triage.reviews import coverage
 
-    store = _open_store(db)
+    owners = default_owners(owners_file)
+    store = open_db(db)
     ctx = load_train(store)
     versions = [version] if version else ctx.timeline.versions()
     flags = [train_flags(store, v, context=ctx) for v in versions]
     ids = sorted({f.signature for t in flags for f in t.flagged})
-    owner_of = _owner_lookup(store, owners_file, ids)
+    owner_of = _owner_lookup(store, owners, ids)
     history = review_history(store, ids) if ids else {}
-    store.close()
     rows = coverage(flags, history, owner_of, version_key)
     if as_json:
-        _dump([r.to_dict() for r in rows])
+        dump([r.to_dict() for r in rows])
         return
     if not rows:
         what = f"version {version}" if version else "any train"
@@ -329,4 +285,4 @@ def _duration(seconds: float) -> str:
     return (f"{days}d " if days else "") + f"{hours}h{mins:02d}m"
 
 
-__all__ = ["audit_cmd", "coverage_cmd", "review", "reviews_cmd"]
+COMMANDS = [review, reviews_cmd, audit_cmd, coverage_cmd]

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
-from traintriage.cli import DB_HELP, _dump, _fail, _open_store, main
+from traintriage.cli.app import command, group
+from traintriage.cli.errors import Failed, NotFoundError, usage
+from traintriage.cli.options import WHEN, config_option, db_option, dump, iso, json_option, open_db
 
 
-@main.command()
+@command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--db", help=DB_HELP)
+@db_option
 @click.option(
     "--owners",
     type=click.Path(exists=True, dir_okay=False),
@@ -27,10 +30,10 @@ from traintriage.cli import DB_HELP, _dump, _fail, _open_store, main
     "--source-url",
     help="Source link template with {repo} {version} {path} {line} (default: $TRAINTRIAGE_SOURCE_URL or Gerrit).",
 )
+@config_option
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="TOML file with a [detection] table."
+    "--at", "at", type=WHEN, help="Freeze the server's clock at this time (ISO 8601): demos and replays."
 )
-@click.option("--at", "at", help="Freeze the server's clock at this time (ISO 8601): demos and replays.")
 @click.option("--secure-cookies", is_flag=True, help="Mark the session cookie Secure (behind HTTPS).")
 @click.option(
     "--refresh", default=60, show_default=True, help="Seconds between train page refreshes (0: off)."
@@ -41,8 +44,8 @@ def serve(
     db: str | None,
     owners: str | None,
     source_url: str | None,
-    config_path: str | None,
-    at: str | None,
+    config: Any,
+    at: float | None,
     secure_cookies: bool,
     refresh: int,
 ) -> None:
@@ -57,29 +60,23 @@ def serve(
         from traintriage.web.app import WebSettings, create_app
         from traintriage.web.sources import DEFAULT_SOURCE_URL, SourceTemplateError
     except ImportError as err:  # pragma: no cover - depends on the install
-        _fail(f"the web app needs the 'web' extra: pip install 'traintriage[web]' ({err})")
-        return
-    from traintriage.cli.train import _load_config, _parse_at
+        raise Failed(f"the web app needs the 'web' extra: pip install 'traintriage[web]' ({err})") from None
     from traintriage.store.accounts import count_users
-    from traintriage.store.db import StoreError
 
-    store = _open_store(db)
-    users = count_users(store)
-    store.close()
+    users = count_users(open_db(db))
     settings = WebSettings(
         db=db,
         owners=owners,
         source_url=source_url or os.environ.get("TRAINTRIAGE_SOURCE_URL") or DEFAULT_SOURCE_URL,
-        at=_parse_at(at) if at else None,
+        at=at,
         secure_cookies=secure_cookies,
-        detection=_load_config(config_path),
+        detection=config,
         refresh_seconds=max(0, refresh),
     )
     try:
         app = create_app(settings)
-    except (SourceTemplateError, StoreError) as err:
-        _fail(str(err))
-        return
+    except SourceTemplateError as err:
+        usage(str(err))
     if not users:
         click.echo(
             "no users yet: create one with `traintriage user add NAME --role admin --password-stdin`",
@@ -92,7 +89,7 @@ def serve(
 # --- users -------------------------------------------------------------------------------------
 
 
-@main.group()
+@group()
 def user() -> None:
     """Web accounts: add, list, change role/team/password, disable."""
 
@@ -101,7 +98,7 @@ def _read_password(password_stdin: bool, prompt: bool) -> str | None:
     if password_stdin:
         value = sys.stdin.readline().rstrip("\r\n")
         if not value:
-            _fail("no password on standard input")
+            usage("no password on standard input")
         return value
     if prompt:
         return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
@@ -119,37 +116,29 @@ def _read_password(password_stdin: bool, prompt: bool) -> str | None:
 @click.option("--team", help="The user's team (their default queue).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @click.option("--no-password", is_flag=True, help="No password login (API tokens only).")
-@click.option("--db", help=DB_HELP)
+@db_option
 def user_add(
     name: str, role: str, team: str | None, password_stdin: bool, no_password: bool, db: str | None
 ) -> None:
     """Add a user NAME with a role (viewer, developer, deployer, admin)."""
-    from traintriage.store.accounts import AccountError, create_user
+    from traintriage.store.accounts import create_user
     from traintriage.web.security import hash_password
 
     password = None if no_password else _read_password(password_stdin, prompt=True)
-    store = _open_store(db)
-    try:
-        create_user(store, name, role, hash_password(password) if password else None, team)
-    except AccountError as err:
-        _fail(str(err))
-    finally:
-        store.close()
+    create_user(open_db(db), name, role, hash_password(password) if password else None, team)
     click.echo(f"added {role} {name}" + (f" (team {team})" if team else ""))
 
 
 @user.command("list")
-@click.option("--db", help=DB_HELP)
-@click.option("--json", "as_json", is_flag=True)
+@db_option
+@json_option
 def user_list(db: str | None, as_json: bool) -> None:
     """Users with their role, team and state."""
     from traintriage.store.accounts import list_users
 
-    store = _open_store(db)
-    users = list_users(store)
-    store.close()
+    users = list_users(open_db(db))
     if as_json:
-        _dump([u.to_dict() for u in users])
+        dump([u.to_dict() for u in users])
         return
     for u in users:
         state = "disabled" if u.disabled else ("no password" if not u.password_hash else "active")
@@ -162,7 +151,7 @@ def user_list(db: str | None, as_json: bool) -> None:
 @click.option("--team", help="Set the team ('' to clear).")
 @click.option("--password-stdin", is_flag=True, help="Set the password from the first line of stdin.")
 @click.option("--disable/--enable", "disabled", default=None, help="Disable (or re-enable) login and tokens.")
-@click.option("--db", help=DB_HELP)
+@db_option
 def user_set(
     name: str, role: str | None, team: str | None, password_stdin: bool, disabled: bool | None, db: str | None
 ) -> None:
@@ -171,27 +160,22 @@ def user_set(
     from traintriage.web.security import hash_password
 
     password = _read_password(password_stdin, prompt=False)
-    store = _open_store(db)
-    try:
-        if role:
-            accounts.set_role(store, name, role)
-        if team is not None:
-            accounts.set_team(store, name, team)
-        if password:
-            accounts.set_password(store, name, hash_password(password))
-        if disabled is not None:
-            accounts.set_disabled(store, name, disabled)
-    except accounts.AccountError as err:
-        _fail(str(err))
-    finally:
-        store.close()
+    store = open_db(db)
+    if role:
+        accounts.set_role(store, name, role)
+    if team is not None:
+        accounts.set_team(store, name, team)
+    if password:
+        accounts.set_password(store, name, hash_password(password))
+    if disabled is not None:
+        accounts.set_disabled(store, name, disabled)
     click.echo(f"updated {name}")
 
 
 # --- tokens ------------------------------------------------------------------------------------
 
 
-@main.group()
+@group()
 def token() -> None:
     """API tokens for deploy tools and scripts (Authorization: Bearer tt_...)."""
 
@@ -206,31 +190,27 @@ def token() -> None:
     help="Repeatable; default read. Limited by the user's role.",
 )
 @click.option("--label", default="cli", show_default=True, help="What the token is for.")
-@click.option("--db", help=DB_HELP)
-@click.option("--json", "as_json", is_flag=True)
+@db_option
+@json_option
 def token_create(user_name: str, scopes: tuple[str, ...], label: str, db: str | None, as_json: bool) -> None:
     """Create a token; it is printed once and only its sha256 is stored."""
     from traintriage.store import accounts
     from traintriage.web.security import allowed_scopes, new_token
 
     wanted = tuple(dict.fromkeys(scopes or ("read",)))
-    store = _open_store(db)
-    try:
-        owner = accounts.get_user(store, user_name)
-        if owner is None:
-            _fail(f"no user {user_name!r}")
-            return
-        too_much = [s for s in wanted if s not in allowed_scopes(owner.role)]
-        if too_much:
-            _fail(f"a {owner.role} cannot hold the scope(s) {', '.join(too_much)}")
-        value, token_id, prefix, digest = new_token()
-        stored = accounts.create_token(
-            store, token_id=token_id, user=user_name, digest=digest, prefix=prefix, scopes=wanted, label=label
-        )
-    finally:
-        store.close()
+    store = open_db(db)
+    owner = accounts.get_user(store, user_name)
+    if owner is None:
+        raise NotFoundError(f"no user {user_name!r}")
+    too_much = [s for s in wanted if s not in allowed_scopes(owner.role)]
+    if too_much:
+        usage(f"a {owner.role} cannot hold the scope(s) {', '.join(too_much)}")
+    value, token_id, prefix, digest = new_token()
+    stored = accounts.create_token(
+        store, token_id=token_id, user=user_name, digest=digest, prefix=prefix, scopes=wanted, label=label
+    )
     if as_json:
-        _dump({**stored.to_dict(), "token": value})
+        dump({**stored.to_dict(), "token": value})
         return
     click.echo(value)
     click.echo(
@@ -241,18 +221,15 @@ def token_create(user_name: str, scopes: tuple[str, ...], label: str, db: str | 
 
 @token.command("list")
 @click.option("--user", "user_name", help="Only this user's tokens.")
-@click.option("--db", help=DB_HELP)
-@click.option("--json", "as_json", is_flag=True)
+@db_option
+@json_option
 def token_list(user_name: str | None, db: str | None, as_json: bool) -> None:
     """Tokens (id, owner, scopes, last use); never the tokens themselves."""
-    from traintriage.core.timeparse import iso
     from traintriage.store.accounts import list_tokens
 
-    store = _open_store(db)
-    tokens = list_tokens(store, user_name)
-    store.close()
+    tokens = list_tokens(open_db(db), user_name)
     if as_json:
-        _dump([t.to_dict() for t in tokens])
+        dump([t.to_dict() for t in tokens])
         return
     for t in tokens:
         used = iso(t.last_used_at) if t.last_used_at else "never used"
@@ -262,14 +239,14 @@ def token_list(user_name: str | None, db: str | None, as_json: bool) -> None:
 
 @token.command("revoke")
 @click.argument("token_id")
-@click.option("--db", help=DB_HELP)
+@db_option
 def token_revoke(token_id: str, db: str | None) -> None:
     """Revoke a token by its id (see `token list`)."""
     from traintriage.store.accounts import revoke_token
 
-    store = _open_store(db)
-    done = revoke_token(store, token_id)
-    store.close()
-    if not done:
-        _fail(f"no live token {token_id!r}")
+    if not revoke_token(open_db(db), token_id):
+        raise NotFoundError(f"no live token {token_id!r}")
     click.echo(f"revoked {token_id}")
+
+
+COMMANDS = [serve, user, token]

@@ -22,3 +22,7 @@ class NotFound(TraintriageError, LookupError):
 
 class Conflict(TraintriageError):
     """The request is well-formed but clashes with stored state (a duplicate name, a lease held)."""
+
+
+class Unavailable(TraintriageError):
+    """A resource the request needs (the database) cannot be opened or reached."""

@@ -9,14 +9,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from traintriage.core.errors import Conflict, InvalidInput, NotFound
 from traintriage.store.db import Store
 
 ROLES = ("viewer", "developer", "deployer", "admin")
 SCOPES = ("read", "review", "ingest", "admin")
 
 
-class AccountError(ValueError):
+class AccountError(InvalidInput):
     """A user or token request that cannot be carried out (unknown user, duplicate, ...)."""
+
+
+class UserExists(AccountError, Conflict):
+    """The name is taken."""
+
+
+class NoSuchUser(AccountError, NotFound):
+    """No user has that name."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ def create_user(
     if not name or len(name) > 64 or any(c.isspace() for c in name):
         raise AccountError("a user name is 1-64 characters without spaces")
     if get_user(store, name) is not None:
-        raise AccountError(f"user {name!r} exists already")
+        raise UserExists(f"user {name!r} exists already")
     store.execute(
         f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0)",
         (name, role, team or None, password_hash, time.time()),
@@ -120,7 +129,7 @@ def count_users(store: Store) -> int:
 
 def _require(store: Store, name: str) -> None:
     if get_user(store, name) is None:
-        raise AccountError(f"no user {name!r}")
+        raise NoSuchUser(f"no user {name!r}")
 
 
 def set_password(store: Store, name: str, password_hash: str | None) -> None:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from traintriage.core.errors import Unavailable
 from traintriage.ingest.batch import Batch, Checkpoint
 from traintriage.store.ingest_claims import claim_batch, load_miner_states
 from traintriage.store.migrations import MIGRATIONS, SAMPLES_PER_VERSION, render
@@ -27,7 +28,7 @@ DEFAULT_DB = "traintriage.db"
 IN_CHUNK = 500  # ids per SQLite IN list: well under its variable limit
 
 
-class StoreError(Exception):
+class StoreError(Unavailable):
     """A database problem worth showing to a user (bad URL, newer schema, ...)."""
 
 

@@ -6,11 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from traintriage.core.errors import NotFound  # no signature (or more than one) matches what was typed
 from traintriage.store.db import Store
-
-
-class NotFound(LookupError):
-    """No signature (or more than one) matches what the user typed."""
 
 
 @dataclass

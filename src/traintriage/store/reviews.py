@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from traintriage.core.errors import InvalidInput
 from traintriage.core.timeparse import iso
 from traintriage.core.versions import version_key
 from traintriage.detect.classify import Classification, Label
@@ -114,13 +115,13 @@ def _audit(
 def _actor(actor: str) -> str:
     actor = (actor or "").strip()
     if not actor:
-        raise ValueError("who is making this change? (an actor/reviewer name is required)")
+        raise InvalidInput("who is making this change? (an actor/reviewer name is required)")
     return actor
 
 
 def _require_signature(store: Store, signature: str) -> None:
     if not store.query("SELECT 1 FROM signatures WHERE id = ?", (signature,)):
-        raise ValueError(f"no signature {signature!r} (give a full stored signature id)")
+        raise InvalidInput(f"no signature {signature!r} (give a full stored signature id)")
 
 
 def _resolve_duplicate(store: Store, signature: str, target: str) -> str:
@@ -129,12 +130,12 @@ def _resolve_duplicate(store: Store, signature: str, target: str) -> str:
         "SELECT id FROM signatures WHERE id >= ? AND id < ? ORDER BY id LIMIT 2", (target, target + "g")
     )
     if not rows:
-        raise ValueError(f"duplicate-of {target!r}: no such signature")
+        raise InvalidInput(f"duplicate-of {target!r}: no such signature")
     if len(rows) > 1:
-        raise ValueError(f"duplicate-of {target!r}: ambiguous prefix")
+        raise InvalidInput(f"duplicate-of {target!r}: ambiguous prefix")
     full = str(rows[0][0])
     if full == signature:
-        raise ValueError("a signature cannot be a duplicate of itself")
+        raise InvalidInput("a signature cannot be a duplicate of itself")
     return full
 
 
@@ -308,7 +309,7 @@ def add_note(store: Store, signature: str, note: str, actor: str, *, at: float |
     actor = _actor(actor)
     note = (note or "").strip()
     if not note:
-        raise ValueError("empty note")
+        raise InvalidInput("empty note")
     _require_signature(store, signature)
     at = time.time() if at is None else float(at)
     with _writing(store) as cur:
@@ -333,7 +334,7 @@ def set_mute(
     _require_signature(store, signature)
     at = time.time() if at is None else float(at)
     if until is not None and until <= at:
-        raise ValueError(f"mute until {iso(until)} is not in the future")
+        raise InvalidInput(f"mute until {iso(until)} is not in the future")
     with _writing(store) as cur:
         current = _state_in(store, cur, signature)
         if until is None and not until_escalates:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from traintriage.core.errors import InvalidInput
 from traintriage.core.timeparse import iso
 from traintriage.core.versions import version_key as default_version_key
 from traintriage.core.vocabulary import CLEARING_VERDICTS, TARGET_VERDICTS, UNOWNED, VERDICTS, ReviewVerdict
@@ -133,7 +134,7 @@ class SignatureTriage:
 def parse_verdict(text: str) -> tuple[str, str | None]:
     """'duplicate-of 0123abcd' -> ('duplicate-of', '0123abcd'); 'expected' -> ('expected', None).
 
-    Raises ValueError saying what is wrong and what would be right.
+    Raises InvalidInput saying what is wrong and what would be right.
     """
     verdict, target = _split_verdict(text)
     return verdict, check_target(verdict, target)
@@ -143,14 +144,14 @@ def _split_verdict(text: str) -> tuple[str, str | None]:
     """A known verdict name and the raw target after it (not yet checked)."""
     parts = text.split()
     if not parts:
-        raise ValueError(f"empty verdict: give one of {', '.join(VERDICTS)}")
+        raise InvalidInput(f"empty verdict: give one of {', '.join(VERDICTS)}")
     verdict = parts[0].lower()
     if verdict in _OLD_NAMES:
-        raise ValueError(f"verdict {parts[0]!r}: say {_OLD_NAMES[verdict]!r}")
+        raise InvalidInput(f"verdict {parts[0]!r}: say {_OLD_NAMES[verdict]!r}")
     if verdict not in VERDICTS:
-        raise ValueError(f"unknown verdict {parts[0]!r}: give one of {', '.join(VERDICTS)}")
+        raise InvalidInput(f"unknown verdict {parts[0]!r}: give one of {', '.join(VERDICTS)}")
     if len(parts) > 2:
-        raise ValueError(f"verdict {text.strip()!r}: at most one target after {verdict!r}")
+        raise InvalidInput(f"verdict {text.strip()!r}: at most one target after {verdict!r}")
     return verdict, parts[1] if len(parts) == 2 else None
 
 
@@ -159,16 +160,16 @@ def check_target(verdict: str, target: str | None) -> str | None:
     target = target.strip() if target else None
     if verdict not in _TARGETS:
         if target:
-            raise ValueError(f"verdict {verdict!r} takes no target (got {target!r})")
+            raise InvalidInput(f"verdict {verdict!r} takes no target (got {target!r})")
         return None
     if not target:
-        raise ValueError(f"verdict {verdict!r} needs {_TARGETS[verdict]}, e.g. {_example(verdict)!r}")
+        raise InvalidInput(f"verdict {verdict!r} needs {_TARGETS[verdict]}, e.g. {_example(verdict)!r}")
     if any(c.isspace() for c in target) or len(target) > _MAX_TARGET:
-        raise ValueError(f"{verdict} target {target!r}: one word of at most {_MAX_TARGET} characters")
+        raise InvalidInput(f"{verdict} target {target!r}: one word of at most {_MAX_TARGET} characters")
     if verdict == "duplicate-of":
         target = target.lower()
         if not _SIGNATURE_ID.match(target):
-            raise ValueError(f"duplicate-of {target!r}: not a signature id (hex, at least 4 digits)")
+            raise InvalidInput(f"duplicate-of {target!r}: not a signature id (hex, at least 4 digits)")
     return target
 
 
@@ -177,7 +178,7 @@ def _example(verdict: str) -> str:
 
 
 def parse_task(text: str) -> str:
-    """A Phabricator task (`T123456`) or an http(s) URL; anything else raises ValueError."""
+    """A Phabricator task (`T123456`) or an http(s) URL; anything else raises InvalidInput."""
     task = text.strip()
     if _TASK.match(task):
         return task
@@ -186,7 +187,7 @@ def parse_task(text: str) -> str:
     parts = urlsplit(task)
     if parts.scheme in ("http", "https") and parts.netloc and not any(c.isspace() for c in task):
         return task
-    raise ValueError(f"task {text!r}: give a Phabricator task like T123456 or an http(s) URL")
+    raise InvalidInput(f"task {text!r}: give a Phabricator task like T123456 or an http(s) URL")
 
 
 def check_review(
@@ -199,20 +200,20 @@ def check_review(
     mute_until_escalates: bool = False,
     at: float | None = None,
 ) -> tuple[str, str | None, tuple[str, ...]]:
-    """Validate a review before it is stored: (verdict, target, tasks) or ValueError.
+    """Validate a review before it is stored: (verdict, target, tasks) or InvalidInput.
 
     `verdict` may carry its target ('fixed-in 1.36.0-wmf.29'). `known` needs a linked
     task, given now or linked to the signature before (`linked_tasks`).
     """
     name, inline = _split_verdict(verdict)
     if inline is not None and target is not None and inline.strip() != target.strip():
-        raise ValueError(f"two different targets: {inline!r} in the verdict and {target!r}")
+        raise InvalidInput(f"two different targets: {inline!r} in the verdict and {target!r}")
     final_target = check_target(name, inline if inline is not None else target)
     clean = tuple(dict.fromkeys(parse_task(t) for t in tasks))
     if name == "known" and not clean and not tuple(linked_tasks):
-        raise ValueError("verdict 'known' needs a linked task (e.g. --task T123456)")
+        raise InvalidInput("verdict 'known' needs a linked task (e.g. --task T123456)")
     if mute_until is not None and at is not None and mute_until <= at:
-        raise ValueError(f"mute until {iso(mute_until)} is not in the future (review at {iso(at)})")
+        raise InvalidInput(f"mute until {iso(mute_until)} is not in the future (review at {iso(at)})")
     return name, final_target, clean
 
 

@@ -91,7 +91,9 @@ def test_error_section_trace_table_and_sections_in_remarkup() -> None:
         "==== Impact ====\n47 requests (52 events) on 7 wikis in 1.36.0-wmf.30 since 2021-02-10T14:00:00Z (NEW"
         in r
     )
-    assert "==== Notes ====\nDrafted from traintriage signature `a58cf8647430d444`. Owner: growth-team." in r
+    assert (
+        "==== Notes ====\nDrafted from traintriage signature `a58cf8647430d444`. Owner: `growth-team`." in r
+    )
     assert d.projects == ("wikimedia-production-error", "Notifications")
 
 

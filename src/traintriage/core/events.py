@@ -40,6 +40,8 @@ class Event(msgspec.Struct, gc=False):
     # Values of the PSR-3 placeholders of `normalized_message` that the line carried
     # (MediaWiki's log context), as text; None when there are none or the format has none.
     context: dict[str, str] | None = None
+    # The PHP version that ran the request (Logstash `phpversion`): shown in filed tasks.
+    php_version: str | None = None
 
 
 class Rejected(msgspec.Struct, gc=False, frozen=True):

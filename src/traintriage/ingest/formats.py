@@ -126,6 +126,7 @@ class _Doc(msgspec.Struct, gc=False):
     url: str | _Url | None = None
     server: str | None = None
     servergroup: str | None = None
+    phpversion: str | None = None
     # MediaWiki flattens log context keys to the top level, so any of these names can
     # also arrive as a plain string from some extension's context: accept and ignore it.
     exception: _Exc | str | None = None
@@ -310,6 +311,7 @@ def _from_doc(doc: _Doc, fmt: str, missing_ts: float | None = None) -> Event:
             doc.server,
             doc.servergroup,
             fmt,
+            php_version=doc.phpversion,
         )
     return _from_ecs(doc, fmt, ts, exc_class, exc_message, exc_file, trace)
 
@@ -380,6 +382,7 @@ def _from_ecs(
         server=doc.server,
         servergroup=servergroup,
         fmt=fmt,
+        php_version=doc.phpversion,
     )
 
 

@@ -150,6 +150,8 @@ def sample_of(ev: Event) -> dict[str, Any]:
         out["server"] = ev.server
     if ev.servergroup:
         out["servergroup"] = ev.servergroup
+    if ev.php_version:
+        out["phpversion"] = ev.php_version
     if ev.exc_class:
         out["exception_class"] = ev.exc_class
     if ev.exc_message:

@@ -33,6 +33,7 @@ __all__ = [
     "notices_for",
     "reminder_notices",
     "signature_notices",
+    "team_key",
     "teams_of",
 ]
 
@@ -304,11 +305,16 @@ def notices_for(
     return out
 
 
+def team_key(team: str) -> str:
+    """Teams compare without their '@' and case: '@Growth-Team' is 'growth-team'."""
+    return team.strip().lstrip("@").lower()
+
+
 def matches(notice: Notice, team: str, kinds: Iterable[str]) -> bool:
     """Does a subscription (team, kinds) get this notice? '*' gets every team's."""
     if notice.kind not in set(kinds):
         return False
-    return team == ALL_TEAMS or notice.team in (team, ALL_TEAMS)
+    return team == ALL_TEAMS or notice.team == ALL_TEAMS or team_key(notice.team) == team_key(team)
 
 
 def teams_of(notices: Sequence[Notice]) -> list[str]:

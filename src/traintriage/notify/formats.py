@@ -159,7 +159,7 @@ def irc_lines(notices: Sequence[Notice], base_url: str | None = None, limit: int
     out = []
     for n in notices[:limit]:
         url = absolute(base_url, n.link)
-        team = f" @{n.team}" if n.team and n.team != "*" else ""
+        team = f" @{n.team.lstrip('@')}" if n.team and n.team != "*" else ""
         out.append(_irc_cut(one_line(f"[traintriage]{team} {n.title}" + (f" {url}" if url else ""), 1000)))
     if len(notices) > limit:
         out.append(f"[traintriage] and {len(notices) - limit} more notices")

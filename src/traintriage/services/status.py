@@ -18,6 +18,7 @@ from traintriage.core.vocabulary import CANARY_STAGES, STAGES
 from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision, Review, decide, gate_exit_code, top_offenders
+from traintriage.services.blockers import blocker_evidence
 from traintriage.services.ownership import with_owners
 from traintriage.services.train import load_train
 from traintriage.store.db import Store
@@ -55,7 +56,8 @@ def train_status(
     classification = classify(snapshot, config)
     if reviews is None:  # the stored triage record, as it applies to this version at `at`
         reviews = load_effective_reviews(store, version, at, classification)
-    decision = decide(snapshot, classification, config, reviews)
+    # the cached view of the train's blocker task known at `at` (never a call to the tracker)
+    decision = decide(snapshot, classification, config, reviews, blocker_evidence(store, version, at))
     return with_owners(store, decision, owners) if owners is not None else decision
 
 

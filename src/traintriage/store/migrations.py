@@ -19,6 +19,13 @@ after release: add a new one. Each is applied in its own transaction and recorde
    `settings` (small key/value pairs, e.g. the session secret made on first start).
 5. Concurrent ingests: `miner_state.generation` counts the writes of a scope's template
    miner, so a writer can compare-and-set it (store/ingest_claims.py).
+6. Communication: `task_states` caches the tracker's tasks with the time it reported them;
+   `blocker_views` keeps each distinct view of a train's blocker task and its subtasks
+   (a new row only when the content changes; `checked_at` moves on every refresh), so a
+   replay at `--at` sees the view known then; `notify_outbox` is the durable queue of
+   notices (one row per notice and subscription, unique, with attempts and backoff),
+   `notify_deliveries` the messages sent (rate limits count them), `notify_state` what was
+   last told (the verdict per train stage); `backports` the imported backports per train.
 """
 
 from __future__ import annotations
@@ -225,6 +232,78 @@ MIGRATIONS: tuple[Migration, ...] = (
         5,
         "concurrent ingests: a generation per template-miner state",
         ("ALTER TABLE miner_state ADD COLUMN generation {BIGINT} NOT NULL DEFAULT 0",),
+    ),
+    Migration(
+        6,
+        "communication: task states, blocker task views, notification outbox, backports",
+        (
+            """CREATE TABLE task_states (
+                task TEXT PRIMARY KEY,
+                title TEXT NOT NULL,
+                status TEXT NOT NULL,
+                url TEXT,
+                subtype TEXT,
+                owner TEXT,
+                closed_at {REAL},
+                modified_at {REAL},
+                fetched_at {REAL} NOT NULL,
+                checked_at {REAL} NOT NULL
+            )""",
+            """CREATE TABLE blocker_views (
+                version TEXT NOT NULL,
+                fetched_at {REAL} NOT NULL,
+                checked_at {REAL} NOT NULL,
+                task TEXT,
+                state TEXT NOT NULL,
+                error TEXT,
+                source TEXT NOT NULL,
+                PRIMARY KEY (version, fetched_at)
+            )""",
+            """CREATE TABLE notify_outbox (
+                id {BIGINT} PRIMARY KEY,
+                key TEXT NOT NULL,
+                subscription TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                team TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                notice TEXT NOT NULL,
+                created_at {REAL} NOT NULL,
+                due_at {REAL} NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at {REAL} NOT NULL,
+                claimed_until {REAL},
+                last_error TEXT,
+                sent_at {REAL},
+                delivery {BIGINT},
+                UNIQUE (key, subscription)
+            )""",
+            "CREATE INDEX notify_outbox_due ON notify_outbox (state, next_attempt_at)",
+            """CREATE TABLE notify_deliveries (
+                id {BIGINT} PRIMARY KEY,
+                subscription TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                at {REAL} NOT NULL,
+                items INTEGER NOT NULL,
+                ok INTEGER NOT NULL,
+                error TEXT
+            )""",
+            "CREATE INDEX notify_deliveries_subscription ON notify_deliveries (subscription, at)",
+            """CREATE TABLE notify_state (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                at {REAL} NOT NULL
+            )""",
+            """CREATE TABLE backports (
+                version TEXT NOT NULL,
+                change TEXT NOT NULL,
+                at {REAL},
+                bugs TEXT NOT NULL,
+                title TEXT NOT NULL,
+                source TEXT NOT NULL,
+                PRIMARY KEY (version, change)
+            )""",
+        ),
     ),
 )
 if [m.version for m in MIGRATIONS] != list(range(1, len(MIGRATIONS) + 1)):

@@ -329,7 +329,9 @@ def _remarkup(
 
 def _notes(facts: ErrorFacts, links: TaskLinks, *, remarkup: bool) -> str:
     sig = facts.signature
-    team = f" Owner: {facts.team}." if facts.team else ""
+    team = ""
+    if facts.team:  # '@team' outside a literal would mention someone
+        team = f" Owner: {_rm_mono(facts.team) if remarkup else _md_code(facts.team)}."
     if links.app:
         target = f"{links.app.rstrip('/')}/signatures/{quote(sig, safe='')}"
         ref = (

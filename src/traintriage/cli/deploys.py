@@ -15,6 +15,7 @@ from traintriage.cli.app import group
 from traintriage.cli.errors import FAILED, usage
 from traintriage.cli.options import WHEN, db_option, dump, json_option, now, open_db
 from traintriage.core.errors import InvalidInput
+from traintriage.core.timeparse import iso
 from traintriage.core.vocabulary import STAGES
 
 
@@ -185,11 +186,22 @@ def exposure_import(file: str, db: str | None) -> None:
         text = Path(file).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         usage(f"{file}: not UTF-8 text ({err})")
-    n, errors = import_exposure(open_db(db), text)
-    for line, reason in errors:
+    result = import_exposure(open_db(db), text)
+    for line, reason in result.errors:
         click.echo(f"{file}:{line}: {reason}", err=True)
-    click.echo(f"imported {n} exposure rows ({len(errors)} unreadable lines)")
-    if not n and errors:
+    for row, old in result.replaced[:10]:
+        click.echo(
+            f"replaced {row.scope} {row.name} {row.version} {iso(row.hour * 3600)}: "
+            f"{old:,} -> {row.requests:,} requests",
+            err=True,
+        )
+    if len(result.replaced) > 10:
+        click.echo(f"... {len(result.replaced) - 10} more hours replaced", err=True)
+    replaced = (
+        f", {len(result.replaced)} of them replacing different stored counts" if result.replaced else ""
+    )
+    click.echo(f"imported {result.stored} exposure rows{replaced} ({len(result.errors)} unreadable lines)")
+    if not result.stored and result.errors:
         sys.exit(FAILED)
 
 

@@ -18,6 +18,7 @@ from traintriage.core.timeparse import iso
 from traintriage.store.db import Store
 from traintriage.store.snapshot import TrainContext
 from traintriage.store.trains import (
+    exposure_changes,
     load_deploy_steps,
     load_membership,
     membership_counts,
@@ -27,7 +28,7 @@ from traintriage.store.trains import (
     wiki_version_hours,
 )
 from traintriage.train.deploylog import DeployStep, ParseError, parse_file, parse_message
-from traintriage.train.exposure import parse_exposure
+from traintriage.train.exposure import ExposureRow, parse_exposure
 from traintriage.train.groups import DblistError, GroupMembership, infer_groups, load_dblists
 from traintriage.train.timeline import Timeline
 
@@ -153,7 +154,18 @@ def import_groups(store: Store, directory: str) -> dict[str, tuple[int, int]]:
     return membership_counts(store)
 
 
-def import_exposure(store: Store, text: str) -> tuple[int, list[tuple[int, str]]]:
-    """Import an exposure CSV; returns rows stored and the (line, reason) of unreadable lines."""
+@dataclass(frozen=True)
+class ExposureImport:
+    """One imported exposure CSV: rows stored, unreadable lines, and the stored hours it changed."""
+
+    stored: int
+    errors: list[tuple[int, str]]
+    replaced: list[tuple[ExposureRow, int]]  # (new row, the count it replaced)
+
+
+def import_exposure(store: Store, text: str) -> ExposureImport:
+    """Import an exposure CSV. A re-import replaces counts rather than adding to them; the
+    hours whose stored count changes are returned so that the caller can say so."""
     parsed = parse_exposure(text)
-    return save_exposure(store, parsed.rows), list(parsed.errors)
+    replaced = exposure_changes(store, parsed.rows)
+    return ExposureImport(save_exposure(store, parsed.rows), list(parsed.errors), replaced)

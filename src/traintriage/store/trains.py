@@ -48,8 +48,8 @@ def load_deploy_steps(store: Store) -> list[DeployStep]:
     for at, groups, version, actor, kind, message, source, line in store.query(
         "SELECT at, groups, version, actor, kind, message, source, line FROM deploy_steps ORDER BY at, line"
     ):
-        out.append(
-            DeployStep(
+        try:
+            step = DeployStep(
                 at=datetime.fromtimestamp(float(at), UTC),
                 groups=tuple(g for g in str(groups).split(",") if g),
                 version=version or None,
@@ -59,7 +59,9 @@ def load_deploy_steps(store: Store) -> list[DeployStep]:
                 source=source,
                 line=int(line),
             )
-        )
+        except (ValueError, OverflowError, OSError):
+            continue  # stored before times and versions were validated (issue 8): on no timeline
+        out.append(step)
     return out
 
 
@@ -115,6 +117,27 @@ def save_exposure(store: Store, rows: Iterable[ExposureRow]) -> int:
             [(v, s, n, h, req) for (v, s, n, h), req in data],
         )
     return len(data)
+
+
+def exposure_changes(store: Store, rows: Iterable[ExposureRow]) -> list[tuple[ExposureRow, int]]:
+    """Rows that would replace a stored, different count for the same hour: (row, stored count).
+
+    An import replaces rather than adds (a corrected file is imported again), so the CLI
+    says which hours it changes instead of overwriting them silently.
+    """
+    wanted = {(r.version, r.scope, r.name, r.hour): r for r in rows}
+    if not wanted:
+        return []
+    stored = store.query_in(
+        "SELECT version, scope, name, hour, requests FROM exposure WHERE version {ids}",
+        sorted({key[0] for key in wanted}),
+    )
+    changes = []
+    for version, scope, name, hour, requests in stored:
+        row = wanted.get((str(version), str(scope), str(name), int(hour)))
+        if row is not None and row.requests != int(requests):
+            changes.append((row, int(requests)))
+    return sorted(changes, key=lambda c: (c[0].hour, c[0].scope, c[0].name, c[0].version))
 
 
 def wikis_seen(store: Store) -> list[str]:

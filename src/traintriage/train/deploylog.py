@@ -26,7 +26,9 @@ Times without an offset are UTC. Direction ("forward"/"rollback") of a plain
 <previous version>`` is a rollback), so such steps are ``unknown-direction``
 and ``timeline.Timeline`` decides by comparing versions. Blank lines and
 ``#`` comments are skipped; every other unreadable line becomes a ParseError
-with its line number.
+with its line number: JSON nested past the decoder's depth, CSV fields past
+the csv module's limit, and times or versions that ``core.validate`` refuses
+(a step dated 0001-01-01, a 10,000-character version) included.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 
+from traintriage.core.validate import check_time, check_version
 from traintriage.core.versions import is_older, normalize_version, version_key
 from traintriage.core.vocabulary import ALL, STAGES
 from traintriage.train.groups import PROXY_MEMBERSHIP, GroupMembership
@@ -86,6 +89,9 @@ class DeployStep:
         if self.at.tzinfo is None:
             raise ValueError(f"DeployStep.at must be timezone-aware, got {self.at.isoformat()}")
         object.__setattr__(self, "at", self.at.astimezone(UTC))
+        check_time(self.at.timestamp(), f"deploy time {self.at.isoformat()}")  # InvalidInput
+        if self.version is not None:
+            check_version(self.version)
 
     @property
     def reverted_message(self) -> str | None:
@@ -148,13 +154,22 @@ def parse_time(text: str) -> datetime:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"not a timestamp: {text!r}") from None
-        return _aware(parsed)
+            raise ValueError(f"not a timestamp: {text[:40]!r}") from None
+        return _checked(_aware(parsed), text)
     seconds = int(match["s"] or 0)
-    micro = round(float(match["frac"]) * 1_000_000) if match["frac"] else 0
+    micro = min(round(float(match["frac"]) * 1_000_000), 999_999) if match["frac"] else 0
     day = date.fromisoformat(match["date"])
     base = datetime(day.year, day.month, day.day, int(match["h"]), int(match["m"]), seconds, micro)
-    return base.replace(tzinfo=_offset(match["tz"])).astimezone(UTC)
+    return _checked(base.replace(tzinfo=_offset(match["tz"])).astimezone(UTC), text)
+
+
+def _checked(at: datetime, text: str) -> datetime:
+    """The time, if `core.validate` accepts it (2000..2100); InvalidInput otherwise."""
+    try:
+        check_time(at.timestamp(), f"time {text[:40]!r}")
+    except OverflowError:  # a year-1 time with a negative offset: below datetime's range
+        check_time(float("-inf"), f"time {text[:40]!r}")
+    return at
 
 
 def _offset(tz: str | None) -> timezone:
@@ -218,7 +233,7 @@ def _parse_message(message: str, depth: int = 0) -> _Message:
     for pattern, kind in _MESSAGE_PATTERNS:
         match = pattern.match(text)
         if match:
-            version = match.group("version").rstrip(".,;:)")
+            version = check_version(match.group("version").rstrip(".,;:)"))
             return _Message(_expand_groups(match.group("groups")), version, kind)
     raise _Unreadable(
         "not a train step (expected '<group> wikis to V', 'Rollback <group> to V' or 'Revert \"...\"')"
@@ -295,10 +310,18 @@ def detect_format(first_lines: Iterable[str]) -> str:
 
 def _is_snapshot_line(text: str) -> bool:
     try:
-        obj = json.loads(text)
+        obj = _loads(text)
     except ValueError:
         return '"wikiversions"' in text
     return isinstance(obj, dict) and "wikiversions" in obj
+
+
+def _loads(text: str) -> object:
+    """`json.loads`, with nesting past the decoder's depth a ValueError like any bad JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise _Unreadable("invalid JSON: nested too deeply") from None
 
 
 # --- entry points --------------------------------------------------------------
@@ -419,7 +442,11 @@ def _parse_csv(
     if not rows:
         return
     header_line, header_text = rows[0]
-    header = [h.strip().lower() for h in next(csv.reader([header_text]))]
+    try:
+        header = [h.strip().lower() for h in next(csv.reader([header_text]))]
+    except csv.Error as exc:
+        result.errors.append(ParseError(header_line, header_text[:200], f"invalid CSV header: {exc}", source))
+        return
     missing = {"at", "version", "group"} - set(header)
     if missing:
         result.errors.append(
@@ -427,7 +454,11 @@ def _parse_csv(
         )
         return
     for number, text in rows[1:]:
-        values = next(csv.reader([text]))
+        try:
+            values = next(csv.reader([text]))
+        except csv.Error as exc:  # a NUL byte, a field past the csv module's size limit
+            result.errors.append(ParseError(number, text[:200], f"invalid CSV: {exc}", source))
+            continue
         if len(values) > len(header):
             result.errors.append(
                 ParseError(number, text, f"{len(values)} fields, header has {len(header)}", source)
@@ -453,9 +484,12 @@ def _parse_jsonl(
 ) -> None:
     for number, text in _meaningful(numbered):
         try:
-            record = json.loads(text)
+            record = _loads(text)
+        except _Unreadable as exc:
+            result.errors.append(ParseError(number, text[:200], str(exc), source))
+            continue
         except ValueError as exc:
-            result.errors.append(ParseError(number, text, f"invalid JSON: {exc}", source))
+            result.errors.append(ParseError(number, text[:200], f"invalid JSON: {exc}", source))
             continue
         _append_record(record, source, number, text, result)
 
@@ -466,7 +500,7 @@ def _parse_snapshots(
     snapshots: list[_Snapshot] = []
     for number, text in _meaningful(numbered):
         try:
-            obj = json.loads(text)
+            obj = _loads(text)
             if not isinstance(obj, dict) or "at" not in obj or "wikiversions" not in obj:
                 raise _Unreadable('expected {"at": ..., "wikiversions": {...}}')
             snapshots.append(
@@ -532,6 +566,9 @@ def _iter_json_array(text: str) -> Iterator[tuple[int, object]]:
         except ValueError as exc:
             yield _line_of(text, pos), _Unreadable(f"invalid JSON: {exc}")
             return
+        except RecursionError:
+            yield _line_of(text, pos), _Unreadable("invalid JSON: nested too deeply")
+            return
         yield _line_of(text, pos), item
         pos = _skip_ws(text, end)
         if text.startswith(",", pos):
@@ -571,7 +608,7 @@ class _Snapshot:
 def _mapping(obj: object) -> dict[str, str]:
     if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
         raise _Unreadable("wikiversions must map wiki names to version strings")
-    return {str(k): normalize_version(v) for k, v in obj.items()}
+    return {str(k): check_version(normalize_version(v), f"wiki {str(k)[:40]!r}") for k, v in obj.items()}
 
 
 def _parse_snapshot_dir(directory: Path, membership: GroupMembership | None) -> ParseResult:
@@ -581,7 +618,7 @@ def _parse_snapshot_dir(directory: Path, membership: GroupMembership | None) -> 
         try:
             at = parse_time(path.stem)
             with path.open(encoding="utf-8") as handle:
-                snapshots.append(_Snapshot(at, _mapping(json.load(handle)), str(path), 0))
+                snapshots.append(_Snapshot(at, _mapping(_loads(handle.read())), str(path), 0))
         except (ValueError, OSError) as exc:
             result.errors.append(ParseError(0, path.name, str(exc), str(path)))
     result.steps = _sort_steps(_diff_all(snapshots, membership))

@@ -31,7 +31,12 @@ PROXY_WIKIS: Mapping[str, str] = {
 }
 """One representative wiki per stage, as train-stats uses (``trainstats.py``)."""
 
-_DBNAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_DBNAME = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+def is_dbname(text: str) -> bool:
+    """A wiki database name as dblists write them (`enwiki`, `test2wiki`, `wikimania2021wiki`)."""
+    return _DBNAME.match(text) is not None
 
 
 class DblistError(ValueError):
@@ -100,7 +105,7 @@ def parse_dblist(lines: Iterable[str], source: str = "<dblist>") -> list[str]:
         if not text:
             continue
         if not _DBNAME.match(text):
-            raise DblistError(f"{source}:{number}: not a database name: {raw.rstrip()!r}")
+            raise DblistError(f"{source}:{number}: not a database name: {raw.rstrip()[:80]!r}")
         names.append(text)
     return names
 
@@ -115,18 +120,43 @@ def load_dblists(directory: str | Path) -> GroupMembership:
     lists: dict[str, frozenset[str]] = {}
     for stage in STAGES:
         path = root / f"{stage}.dblist"
-        if path.is_file():
+        if _is_list_file(root, path):
             lists[stage] = frozenset(_read_dblist(path))
     all_path = root / f"{ALL}.dblist"
-    all_wikis = frozenset(_read_dblist(all_path)) if all_path.is_file() else frozenset()
+    all_wikis = frozenset(_read_dblist(all_path)) if _is_list_file(root, all_path) else frozenset()
     if not lists and not all_wikis:
         raise FileNotFoundError(f"no *.dblist for {', '.join(STAGES)} or {ALL} in {root}")
     return GroupMembership(lists, all_wikis)
 
 
+MAX_DBLIST_BYTES = 64 << 20  # all.dblist has about a thousand names
+
+
+def _is_list_file(root: Path, path: Path) -> bool:
+    """A regular file inside `root`; a symlink that leads out of it is refused (DblistError).
+
+    Symlinks within the directory are fine (mediawiki-config links some lists); one that
+    points elsewhere would import whatever file it names as wiki membership.
+    """
+    if not path.is_file():
+        return False
+    real, base = path.resolve(), root.resolve()
+    if path.is_symlink() and not real.is_relative_to(base):
+        raise DblistError(f"{path}: a symbolic link to {real}, outside {base}: not followed")
+    return True
+
+
 def _read_dblist(path: Path) -> list[str]:
-    with path.open(encoding="utf-8") as handle:
-        return parse_dblist(handle, str(path))
+    """Database names of one dblist file; bytes that are not UTF-8 text are a DblistError."""
+    if path.stat().st_size > MAX_DBLIST_BYTES:
+        raise DblistError(f"{path}: larger than {MAX_DBLIST_BYTES >> 20} MiB: not a dblist")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DblistError(f"{path}:{line}: not UTF-8 text (a binary file?)") from None
+    return parse_dblist(text.splitlines(), str(path))
 
 
 # --- inference ---------------------------------------------------------------

@@ -194,7 +194,7 @@ def test_binary_dblist_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DblistError, match=r"group0.dblist:2: not UTF-8 text"):
         load_dblists(tmp_path)
     out = _cli("groups", "import", "--db", str(tmp_path / "t.db"), str(tmp_path))
-    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.returncode == 64 and "Traceback" not in out.stderr  # EX_USAGE: a bad input file
     assert "group0.dblist:2: not UTF-8 text" in out.stderr
 
 
@@ -210,4 +210,4 @@ def test_dblist_symlinks_do_not_leave_the_directory(tmp_path: Path) -> None:
     with pytest.raises(DblistError, match="outside"):
         load_dblists(lists)
     out = _cli("groups", "import", "--db", str(tmp_path / "t.db"), str(lists))
-    assert out.returncode == 1 and "outside" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 64 and "outside" in out.stderr and "Traceback" not in out.stderr

@@ -33,16 +33,14 @@ class GroupingRules:
     dispatch_paths: tuple[str, ...] = ()
     dispatch_functions: re.Pattern[str] | None = None
     canonical_placeholders: bool = False
-    miner: str = "v1"
     message_similarity: float = 0.5
+    token_shapes: tuple[str, ...] = ()
+    message_elastic: int = 0
 
     @classmethod
     def from_toml(cls, text: str) -> GroupingRules:
         data = tomllib.loads(text)
         dispatch = [str(p) for p in data.get("dispatch_functions", [])]
-        miner = str(data.get("miner", "v1"))
-        if miner not in ("v1", "v2"):
-            raise ValueError(f"grouping rules: unknown miner {miner!r} (v1 or v2)")
         return cls(
             algorithm=str(data["algorithm"]),
             frames=int(data.get("frames", 2)),
@@ -55,7 +53,8 @@ class GroupingRules:
             dispatch_paths=tuple(str(p) for p in data.get("dispatch_paths", [])),
             dispatch_functions=re.compile("|".join(f"(?:{p})" for p in dispatch)) if dispatch else None,
             canonical_placeholders=bool(data.get("canonical_placeholders", False)),
-            miner=miner,
+            token_shapes=tuple(str(x) for x in data.get("token_shapes", [])),
+            message_elastic=int(data.get("message_elastic", 0)),
             message_similarity=float(data.get("message_similarity", 0.5)),
         )
 

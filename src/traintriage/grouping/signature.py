@@ -245,7 +245,11 @@ class Grouper:
         scope = channel or "-"
         miner = self.miners.get(scope)
         if miner is None:
-            miner = self.miners[scope] = TemplateMiner(sim_threshold=self.rules.message_similarity)
+            miner = self.miners[scope] = TemplateMiner(
+                sim_threshold=self.rules.message_similarity,
+                shapes=self.rules.token_shapes,
+                elastic=self.rules.message_elastic,
+            )
         cluster, changed = miner.add(tokens)
         if changed:
             self.changed_scopes.add(scope)

@@ -310,6 +310,6 @@ def test_summary_text_has_the_train_stats_sections_and_sparklines() -> None:
     assert "Conductor: Ahmon Dancy" in text and "Blocker task: T270000 https://phab.example/T270000" in text
     assert "  blockers      ▃▁█▅▅  1 0 4 2 2" in text
     assert "backports: 2 (1 with a Bug: footer)" in text and "rollbacks: 1 (1 d 1 h rolled back)" in text
-    assert "a58cf864 [new] Error: x @growth-team: first review after 5 s (blocker by ana)" in text
+    assert "a58cf864 [new] Error: x growth-team: first review after 5 s (blocker by ana)" in text
     assert "T270001 Echo fatal [resolved]" in text and text.rstrip().endswith("ana, bob.")
     assert s.to_dict()["sparklines"]["blockers"] == "▃▁█▅▅"

@@ -8,10 +8,38 @@ store, the web stack) happen inside commands so that `traintriage --help` stays 
 
 from __future__ import annotations
 
-from traintriage.cli import deploys, ingest, owners, regroup, review, signatures, simulate, train, web
+from traintriage.cli import (
+    deploys,
+    ingest,
+    meeting,
+    metrics,
+    notify,
+    owners,
+    regroup,
+    review,
+    signatures,
+    simulate,
+    tasks,
+    train,
+    web,
+)
 from traintriage.cli.app import main
 
-for _module in (ingest, signatures, regroup, train, deploys, review, owners, web, simulate):
+for _module in (
+    ingest,
+    signatures,
+    regroup,
+    train,
+    deploys,
+    review,
+    owners,
+    tasks,
+    meeting,
+    notify,
+    metrics,
+    web,
+    simulate,
+):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -17,12 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from traintriage import __version__
+from traintriage.core.errors import Unavailable
 
 USER_AGENT = f"traintriage/{__version__}"
 MAX_RESPONSE = 4 * 1024 * 1024
 
 
-class DeliveryError(Exception):
+class DeliveryError(Unavailable):
     """A remote call failed; `retryable` says whether trying again later can help."""
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:

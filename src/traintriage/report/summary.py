@@ -156,9 +156,8 @@ def summary_text(s: TrainSummary) -> str:
                 if e.verdict
                 else "not reviewed"
             )
-            out.append(
-                f"  - {e.signature[:8]} [{'/'.join(e.labels)}] {clean(e.title, 100)} @{e.team}: {review}"
-            )
+            labels = f" [{'/'.join(e.labels)}]" if e.labels else ""
+            out.append(f"  - {e.signature[:8]}{labels} {clean(e.title, 100)} {clean(e.team, 40)}: {review}")
     if s.thanks:
         out += [
             "",

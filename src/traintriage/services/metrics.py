@@ -121,18 +121,30 @@ def train_rows(
     context: TrainContext | None = None,
 ) -> list[TrainRow]:
     """One row per train (oldest first). `errors` False skips the flagged-error replay (faster)."""
+    return _rows_and_flags(store, versions, owners, config, errors, context)[0]
+
+
+def _rows_and_flags(
+    store: Store,
+    versions: Sequence[str] | None,
+    owners: OwnersFile | None,
+    config: DetectionConfig | None,
+    errors: bool,
+    context: TrainContext | None,
+) -> tuple[list[TrainRow], dict[str, list[FlagFacts]]]:
     ctx = context or load_train(store)
     known = ctx.timeline.versions()
     chosen = sorted(versions if versions is not None else known, key=version_key)
     backports = load_backports(store)
     history = review_history(store) if errors else {}
-    rows = []
+    rows, flags_by_version = [], {}
     for v in chosen:
         if not ctx.timeline.promotions(v):
             continue
         flags = _flag_facts(store, v, ctx, history, owners, config) if errors else []
+        flags_by_version[v] = flags
         rows.append(train_row(ctx.timeline.stats(v), backports, _blockers(store, v), flags))
-    return rows
+    return rows, flags_by_version
 
 
 def cycle_figures(store: Store, start: float, weeks: int = 30) -> CycleFigures:
@@ -189,10 +201,10 @@ def train_summary(
     if version not in deployed:
         raise NotFound(f"no deployment of {version} on the timeline (import the deploy log first)")
     last_five = deployed[: deployed.index(version) + 1][-5:]
-    rows = train_rows(store, versions=last_five, owners=owners, config=config, context=ctx)
+    rows, flags_by_version = _rows_and_flags(store, last_five, owners, config, True, ctx)
     row = next(r for r in rows if r.version == version)
     history = review_history(store)
-    flags = _flag_facts(store, version, ctx, history, owners, config)
+    flags = flags_by_version[version]
     titles = {
         str(s): str(t)
         for s, t in store.query_in(
@@ -226,7 +238,7 @@ def train_summary(
         row=row,
         history=tuple(rows),
         rollbacks=tuple(ctx.timeline.explain(version)["rollback_events"]),
-        blocker=blocker_evidence(store, version, now),
+        blocker=blocker_evidence(store, version),  # the newest view: a summary looks back
         errors=tuple(errors),
         thanks=tuple(thanks),
         base_url=base_url,

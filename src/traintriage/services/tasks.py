@@ -80,11 +80,21 @@ class TrackerSettings:
 # --------------------------------------------------------------------------- #
 
 
+_RICH = ("trace", "phpversion", "normalized_message", "url", "server", "reqId")
+
+
 def _pick_sample(detail: SignatureDetail, version: str | None) -> dict[str, Any]:
-    samples = detail.samples
-    mine = [s for s in samples if version is None or s.get("version") == version]
-    chosen = (mine or samples or [{}])[-1]
-    return dict(chosen)
+    """The sample of `version` that says the most (a udp2log line lacks PHP version and trace), newest first."""
+    samples: list[dict[str, Any]] = [dict(s) for s in detail.samples]
+    mine = [s for s in samples if version is None or s.get("version") == version] or samples
+    if not mine:
+        return {}
+
+    def richness(sample: dict[str, Any]) -> tuple[int, float]:
+        return sum(1 for k in _RICH if sample.get(k)), float(sample.get("ts") or 0.0)
+
+    best: dict[str, Any] = max(mine, key=richness)
+    return best
 
 
 def _newest_version(detail: SignatureDetail) -> str | None:

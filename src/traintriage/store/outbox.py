@@ -25,6 +25,7 @@ __all__ = [
     "mark_failed",
     "mark_sent",
     "outbox_counts",
+    "pending_rows",
     "postpone",
     "recent_sends",
     "dead_rows",

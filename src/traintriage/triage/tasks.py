@@ -387,6 +387,8 @@ def render_task(
     warnings: list[str] = []
     title = task_title(facts)
     message = _clean(facts.normalized_message or redact_text(facts.message or "") or facts.title)
+    # the request prefix stays a template: a filled-in request id and URL are not for a task
+    message = _PREFIX.sub("[{reqId}] {exception_url}   ", message, count=1)
     trace = redact_trace(facts.trace) if facts.trace else None
     if trace and "(REDACTED)" in trace:
         warnings.append("trace lines with quoted values were redacted (argument values leaked)")

@@ -471,3 +471,28 @@ def test_cli_review_then_train_status_shows_the_reviewer(train: Train, tmp_path:
     missing = run_cli("review", "abcdef01", "--verdict", "expected", "--as", "x", "--db", db)
     assert missing.returncode == 66 and "no signature" in missing.stderr  # EX_NOINPUT
     assert len(json.loads(run_cli("audit", "--db", db, "--json").stdout)) == 5  # refusals leave no trace
+
+
+def test_record_review_is_one_transaction(train: Train) -> None:
+    """services.record_review (CLI and web): every change of one action is stored, or none."""
+    from traintriage.core.errors import InvalidInput
+    from traintriage.services.reviews import ReviewChange, record_review
+    from traintriage.store.reviews import triage_state
+
+    s = train.store
+    at = t("2021-01-20T10:00")
+    with pytest.raises(InvalidInput, match="not in the future"):  # the task link comes first, then fails
+        record_review(
+            s, ReviewChange(train.new, "ann", tasks=["T123"], assignee="bob", mute_until=at - 1, at=at)
+        )
+    assert audit_log(s) == [] and train.new not in triage_state(s, [train.new])
+    out = record_review(
+        s, ReviewChange(train.new, "ann", verdict="known", tasks=["T123"], assignee="", note="seen", at=at)
+    )
+    assert out.review is not None and out.review.verdict == "known" and out.state.tasks == ("T123",)
+    out = record_review(s, ReviewChange(train.new, "ann", assignee="bob", note="over to bob", at=at + 1))
+    assert out.review is None and out.state.assignee == "bob"
+    actions = [e.action for e in audit_log(s)]
+    assert actions == ["note-added", "assignee-changed", "task-linked", "review-added"]
+    with pytest.raises(InvalidInput, match="nothing to record"):
+        record_review(s, ReviewChange(train.new, "ann"))

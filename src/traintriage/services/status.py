@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from traintriage.core.errors import InvalidInput
 from traintriage.core.vocabulary import CANARY_STAGES, STAGES
 from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
@@ -114,7 +115,7 @@ def gate(
 ) -> GateResult:
     """May `version` be (or stay) at `stage`? Exit 0 go, 1 no-go, 2 inconclusive."""
     if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r} (one of {', '.join(STAGES)})")
+        raise InvalidInput(f"unknown stage {stage!r} (one of {', '.join(STAGES)})")
     config = config or DetectionConfig()
     limit = (
         threshold

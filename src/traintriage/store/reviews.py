@@ -47,6 +47,8 @@ __all__ = [
     "set_assignee",
     "set_mute",
     "triage_state",
+    "TriageWriter",
+    "writing_triage",
 ]
 
 _WRITE_LOCK = 7326916  # PostgreSQL advisory lock for triage writes (migrations use 7326915)
@@ -149,49 +151,58 @@ def _seen_version(store: Store, signature: str, at: float) -> str | None:
     return max(versions, key=version_key) if versions else None
 
 
-def add_review(
-    store: Store,
-    *,
-    signature: str,
-    verdict: str,
-    reviewer: str,
-    version: str | None = None,
-    target: str | None = None,
-    assignee: str | None = None,
-    note: str | None = None,
-    tasks: Sequence[str] = (),
-    mute_until: float | None = None,
-    mute_until_escalates: bool = False,
-    at: float | None = None,
-) -> ReviewRecord:
-    """Record a verdict on a signature (validated), with its audit entries, in one transaction.
+class TriageWriter:
+    """The writes of one triage action, all inside one transaction (`writing_triage`).
 
-    Without `version` the review is about the newest version the signature was seen in
-    by `at` (none seen: every version). Tasks are linked to the signature, the assignee
-    and mute are set; each change gets its own audit entry.
+    Each method validates its input against the stored record (raising InvalidInput or
+    NotFound before anything is committed) and appends rows through the open cursor, so
+    a later call sees what an earlier one wrote and a failure rolls every change back.
     """
-    reviewer = _actor(reviewer)
-    at = time.time() if at is None else float(at)
-    _require_signature(store, signature)
-    state = triage_state(store, [signature]).get(signature, SignatureTriage())
-    name, final_target, clean_tasks = check_review(
-        verdict,
-        target,
-        tasks,
-        linked_tasks=state.tasks,
-        mute_until=mute_until,
-        mute_until_escalates=mute_until_escalates,
-        at=at,
-    )
-    if name == "duplicate-of" and final_target is not None:
-        final_target = _resolve_duplicate(store, signature, final_target)
-    version_from = "given" if version else "inferred"
-    version = version.strip() if version else _seen_version(store, signature, at)
-    if version is None:
-        version_from = "none"
-    note = note.strip() if note and note.strip() else None
-    assignee = assignee.strip() if assignee and assignee.strip() else None
-    with _writing(store) as cur:
+
+    def __init__(self, store: Store, cur: Any, actor: str, at: float) -> None:
+        self.store, self.cur, self.actor, self.at = store, cur, actor, at
+
+    def _log(self, action: str, signature: str, detail: dict[str, Any]) -> None:
+        _audit(self.store, self.cur, self.at, self.actor, action, signature, detail)
+
+    def review(
+        self,
+        signature: str,
+        verdict: str,
+        *,
+        version: str | None = None,
+        target: str | None = None,
+        assignee: str | None = None,
+        note: str | None = None,
+        tasks: Sequence[str] = (),
+        mute_until: float | None = None,
+        mute_until_escalates: bool = False,
+    ) -> ReviewRecord:
+        """A verdict (validated by triage.check_review) with its task links, assignee and mute.
+
+        Without `version` the review is about the newest version the signature was seen in
+        by `at` (none seen: every version). Each change gets its own audit entry.
+        """
+        store, cur, at = self.store, self.cur, self.at
+        _require_signature(store, signature)
+        current = _state_in(store, cur, signature)
+        name, final_target, clean_tasks = check_review(
+            verdict,
+            target,
+            tasks,
+            linked_tasks=current.tasks,
+            mute_until=mute_until,
+            mute_until_escalates=mute_until_escalates,
+            at=at,
+        )
+        if name == "duplicate-of" and final_target is not None:
+            final_target = _resolve_duplicate(store, signature, final_target)
+        version_from = "given" if version else "inferred"
+        version = version.strip() if version else _seen_version(store, signature, at)
+        if version is None:
+            version_from = "none"
+        note = note.strip() if note and note.strip() else None
+        assignee = assignee.strip() if assignee and assignee.strip() else None
         review_id = _next_id(store, cur, "reviews")
         cur.execute(
             store.sql(
@@ -210,7 +221,7 @@ def add_review(
                 json.dumps(list(clean_tasks)),
                 mute_until,
                 1 if mute_until_escalates else 0,
-                reviewer,
+                self.actor,
                 at,
             ),
         )
@@ -223,29 +234,18 @@ def add_review(
         }
         if note:
             detail["note"] = note
-        _audit(store, cur, at, reviewer, "review-added", signature, detail)
-        current = _state_in(store, cur, signature)
+        self._log("review-added", signature, detail)
         for task in clean_tasks:
             if task not in current.tasks:
-                _audit(
-                    store, cur, at, reviewer, "task-linked", signature, {"task": task, "review": review_id}
-                )
+                self._log("task-linked", signature, {"task": task, "review": review_id})
         if assignee is not None and assignee != current.assignee:
-            _audit(
-                store,
-                cur,
-                at,
-                reviewer,
+            self._log(
                 "assignee-changed",
                 signature,
                 {"assignee": assignee, "previous": current.assignee, "review": review_id},
             )
         if mute_until is not None or mute_until_escalates:
-            _audit(
-                store,
-                cur,
-                at,
-                reviewer,
+            self._log(
                 "mute-set",
                 signature,
                 {
@@ -255,65 +255,127 @@ def add_review(
                     "review": review_id,
                 },
             )
-    return ReviewRecord(
-        review_id,
-        signature,
-        version,
-        name,
-        final_target,
-        assignee,
-        note,
-        clean_tasks,
-        mute_until,
-        mute_until_escalates,
-        reviewer,
-        at,
-    )
+        return ReviewRecord(
+            review_id,
+            signature,
+            version,
+            name,
+            final_target,
+            assignee,
+            note,
+            clean_tasks,
+            mute_until,
+            mute_until_escalates,
+            self.actor,
+            at,
+        )
+
+    def assign(self, signature: str, assignee: str | None) -> None:
+        """Assign the signature to someone (None or '' unassigns). No change, no entry."""
+        _require_signature(self.store, signature)
+        assignee = assignee.strip() if assignee and assignee.strip() else None
+        previous = _state_in(self.store, self.cur, signature).assignee
+        if previous != assignee:
+            self._log("assignee-changed", signature, {"assignee": assignee, "previous": previous})
+
+    def link(self, signature: str, task: str) -> None:
+        """Link a Phabricator task (T123456) or URL to the signature; linking twice is one link."""
+        task = parse_task(task)
+        _require_signature(self.store, signature)
+        if task not in _state_in(self.store, self.cur, signature).tasks:
+            self._log("task-linked", signature, {"task": task})
+
+    def note(self, signature: str, note: str) -> None:
+        """A free-text note on the signature's record."""
+        note = (note or "").strip()
+        if not note:
+            raise InvalidInput("empty note")
+        _require_signature(self.store, signature)
+        self._log("note-added", signature, {"note": note})
+
+    def mute(
+        self,
+        signature: str,
+        *,
+        until: float | None = None,
+        until_escalates: bool = False,
+        version: str | None = None,
+    ) -> None:
+        """Mute until a time and/or until it escalates; neither clears the mute.
+
+        Without `version`, the escalation baseline is the newest version it was seen in.
+        """
+        _require_signature(self.store, signature)
+        if until is not None and until <= self.at:
+            raise InvalidInput(f"mute until {iso(until)} is not in the future")
+        current = _state_in(self.store, self.cur, signature)
+        if until is None and not until_escalates:
+            if current.mute_set:
+                self._log("mute-cleared", signature, {"previous": current.to_dict()})
+            return
+        version = version or _seen_version(self.store, signature, self.at)
+        self._log(
+            "mute-set", signature, {"until": until, "until_escalates": until_escalates, "version": version}
+        )
+
+
+@contextmanager
+def writing_triage(store: Store, actor: str, at: float | None = None) -> Iterator[TriageWriter]:
+    """One transaction for any number of triage changes by `actor` at `at` (default now)."""
+    who = _actor(actor)
+    when = time.time() if at is None else float(at)
+    with _writing(store) as cur:
+        yield TriageWriter(store, cur, who, when)
+
+
+def add_review(
+    store: Store,
+    *,
+    signature: str,
+    verdict: str,
+    reviewer: str,
+    version: str | None = None,
+    target: str | None = None,
+    assignee: str | None = None,
+    note: str | None = None,
+    tasks: Sequence[str] = (),
+    mute_until: float | None = None,
+    mute_until_escalates: bool = False,
+    at: float | None = None,
+) -> ReviewRecord:
+    """Record a verdict on a signature (validated), with its audit entries, in one transaction."""
+    with writing_triage(store, reviewer, at) as w:
+        return w.review(
+            signature,
+            verdict,
+            version=version,
+            target=target,
+            assignee=assignee,
+            note=note,
+            tasks=tasks,
+            mute_until=mute_until,
+            mute_until_escalates=mute_until_escalates,
+        )
 
 
 def set_assignee(
     store: Store, signature: str, assignee: str | None, actor: str, *, at: float | None = None
 ) -> None:
     """Assign the signature to someone (None or '' unassigns). No change, no entry."""
-    actor = _actor(actor)
-    _require_signature(store, signature)
-    assignee = assignee.strip() if assignee and assignee.strip() else None
-    at = time.time() if at is None else float(at)
-    with _writing(store) as cur:
-        previous = _state_in(store, cur, signature).assignee
-        if previous != assignee:
-            _audit(
-                store,
-                cur,
-                at,
-                actor,
-                "assignee-changed",
-                signature,
-                {"assignee": assignee, "previous": previous},
-            )
+    with writing_triage(store, actor, at) as w:
+        w.assign(signature, assignee)
 
 
 def link_task(store: Store, signature: str, task: str, actor: str, *, at: float | None = None) -> None:
     """Link a Phabricator task (T123456) or URL to the signature; linking twice is one link."""
-    actor = _actor(actor)
-    task = parse_task(task)
-    _require_signature(store, signature)
-    at = time.time() if at is None else float(at)
-    with _writing(store) as cur:
-        if task not in _state_in(store, cur, signature).tasks:
-            _audit(store, cur, at, actor, "task-linked", signature, {"task": task})
+    with writing_triage(store, actor, at) as w:
+        w.link(signature, task)
 
 
 def add_note(store: Store, signature: str, note: str, actor: str, *, at: float | None = None) -> None:
     """Add a free-text note to the signature's record."""
-    actor = _actor(actor)
-    note = (note or "").strip()
-    if not note:
-        raise InvalidInput("empty note")
-    _require_signature(store, signature)
-    at = time.time() if at is None else float(at)
-    with _writing(store) as cur:
-        _audit(store, cur, at, actor, "note-added", signature, {"note": note})
+    with writing_triage(store, actor, at) as w:
+        w.note(signature, note)
 
 
 def set_mute(
@@ -326,31 +388,9 @@ def set_mute(
     version: str | None = None,
     at: float | None = None,
 ) -> None:
-    """Mute the signature until a time and/or until it escalates; neither clears the mute.
-
-    Without `version`, the escalation baseline is the newest version it was seen in.
-    """
-    actor = _actor(actor)
-    _require_signature(store, signature)
-    at = time.time() if at is None else float(at)
-    if until is not None and until <= at:
-        raise InvalidInput(f"mute until {iso(until)} is not in the future")
-    with _writing(store) as cur:
-        current = _state_in(store, cur, signature)
-        if until is None and not until_escalates:
-            if current.mute_set:
-                _audit(store, cur, at, actor, "mute-cleared", signature, {"previous": current.to_dict()})
-            return
-        version = version or _seen_version(store, signature, at)
-        _audit(
-            store,
-            cur,
-            at,
-            actor,
-            "mute-set",
-            signature,
-            {"until": until, "until_escalates": until_escalates, "version": version},
-        )
+    """Mute the signature until a time and/or until it escalates; neither clears the mute."""
+    with writing_triage(store, actor, at) as w:
+        w.mute(signature, until=until, until_escalates=until_escalates, version=version)
 
 
 # --------------------------------------------------------------------------- #

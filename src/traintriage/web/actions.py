@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import HTTPException
 
 from traintriage.services import train
+from traintriage.services.reviews import ReviewChange, record_review
 from traintriage.store import accounts
 from traintriage.store.accounts import AccountError
-from traintriage.web import integrations, security
+from traintriage.web import security
 from traintriage.web.auth import Principal
 from traintriage.web.views import Env
 
@@ -28,32 +29,24 @@ def review(
     target: str | None = None,
     mute_until: float | None = None,
 ) -> dict[str, Any]:
-    """Record a verdict (and optional task, note, assignee) as the principal.
-
-    The triage record validates it (known needs a task, duplicate-of and fixed-in a target);
-    its message comes back as a 422.
-    """
-    mod = integrations.reviews()
-    if mod is None:
-        raise HTTPException(503, "reviews are not available in this installation yet")
+    """Record a verdict (and optional tasks, note, assignee, mute) as the principal, in one
+    transaction (services/reviews.py, as the CLI does). Invalid input is a 422 (app.py)."""
     tasks = tuple(t for t in (task or "").replace(",", " ").split() if t)
-    try:
-        record = mod.add_review(
-            env.store,
-            signature=signature,
-            verdict=verdict.strip(),
-            reviewer=principal.name,
-            version=version or None,
-            target=target or None,
-            assignee=assignee or None,
-            note=(note or "").strip() or None,
-            tasks=tasks,
-            mute_until=mute_until,
-            at=env.now,  # the app's clock: a replay (serve --at) records its reviews in the replay
-        )
-    except ValueError as err:
-        raise HTTPException(422, str(err)) from None
-    return integrations.as_dict(record)
+    change = ReviewChange(
+        signature=signature,
+        actor=principal.name,
+        verdict=verdict,
+        version=version or None,
+        target=target or None,
+        assignee=assignee or None,
+        note=(note or "").strip() or None,
+        tasks=tasks,
+        mute_until=mute_until,
+        at=env.now,  # the app's clock: a replay (serve --at) records its reviews in the replay
+    )
+    outcome = record_review(env.store, change)
+    assert outcome.review is not None  # a verdict was given
+    return outcome.review.to_dict()
 
 
 def record_deploy(env: Env, version: str, group: str, when: datetime, actor: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from traintriage.store.reads import NotFound, resolve_signature
+from traintriage.store.reads import resolve_signature
 from traintriage.web import actions, views
 from traintriage.web.auth import (
     Deployer,
@@ -53,10 +53,8 @@ def parse_window(text: str) -> float:
 
 
 def full_id(env: Env, sig: str) -> str:
-    try:
-        return resolve_signature(env.store, sig)
-    except NotFound as err:
-        raise HTTPException(404, str(err)) from None
+    """The full id of a signature prefix; NotFound becomes a 404 in app.py."""
+    return resolve_signature(env.store, sig)
 
 
 # --- who am I, trains ----------------------------------------------------------------------
@@ -97,10 +95,7 @@ def train_overview(version: str, at: str | None = None, *, env: EnvDep, _: Reade
 def _gate_response(
     env: Env, version: str, stage: str | None, window: str, at: str | None, always_200: bool
 ) -> JSONResponse:
-    try:
-        result, status = views.gate_result(env, version, stage, parse_at(env, at), parse_window(window))
-    except ValueError as err:
-        raise HTTPException(422, str(err)) from None
+    result, status = views.gate_result(env, version, stage, parse_at(env, at), parse_window(window))
     body = result.to_dict()
     body["http_status"] = status
     headers = {}

@@ -14,10 +14,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from traintriage.core.vocabulary import STAGES
+from traintriage.core.vocabulary import STAGES, VERDICTS
 from traintriage.store import accounts
-from traintriage.store.reads import NotFound, resolve_signature
-from traintriage.web import actions, charts, integrations, security, views
+from traintriage.store.reads import resolve_signature
+from traintriage.web import actions, charts, security, views
 from traintriage.web.api import parse_at
 from traintriage.web.auth import (
     CsrfForm,
@@ -44,7 +44,6 @@ def render(
         "refresh": settings.refresh_seconds,
         "frozen_at": settings.at,
         "ownership_error": request.app.state.ownership.error,
-        "reviews_available": integrations.reviews() is not None,
     }
     return request.app.state.templates.TemplateResponse(
         request, name, {**base, **context}, status_code=status
@@ -173,7 +172,7 @@ def queue_page(
     }
     if version:
         context["queue"] = views.queue(env, version, team or principal.user.team or "all", when)
-    context["verdicts"] = integrations.verdicts()
+    context["verdicts"] = VERDICTS
     context["here"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return render(request, "queue.html", context, principal)
 
@@ -183,10 +182,7 @@ def queue_page(
 
 @router.get("/signatures/{sig}", response_class=HTMLResponse)
 def signature_page(request: Request, sig: str, env: EnvDep, principal: Reader) -> Response:
-    try:
-        full = resolve_signature(env.store, sig)
-    except NotFound as err:
-        raise HTTPException(404, str(err)) from None
+    full = resolve_signature(env.store, sig)  # NotFound: a 404 page (app.py)
     if full != sig:
         return RedirectResponse(f"/signatures/{full}", status_code=303)
     data = views.signature_page(env, full)
@@ -198,7 +194,7 @@ def signature_page(request: Request, sig: str, env: EnvDep, principal: Reader) -
         "sig": data,
         "chart": charts.counts_chart(data["hours"]),
         "wiki_chart": charts.bars(top_wikis),
-        "verdicts": integrations.verdicts(),
+        "verdicts": VERDICTS,
         "versions": [v for v in data["versions"]],
         "here": request.url.path,
     }
@@ -213,10 +209,7 @@ def review(
     env: EnvDep,
     principal: Reviewer,
 ) -> Response:
-    try:
-        full = resolve_signature(env.store, sig)
-    except NotFound as err:
-        raise HTTPException(404, str(err)) from None
+    full = resolve_signature(env.store, sig)  # NotFound: a 404 page (app.py)
     verdict = _field(form, "verdict")
     actions.review(
         env,

@@ -13,18 +13,19 @@ from typing import Any
 
 from traintriage.core.timeparse import iso
 from traintriage.core.versions import version_key
-from traintriage.core.vocabulary import STAGES, UNOWNED
+from traintriage.core.vocabulary import STAGES, UNOWNED, VERDICTS
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import Decision
 from traintriage.services.coverage import coverage_report
 from traintriage.services.ownership import Ownership
 from traintriage.services.status import GateResult, gate, train_status
 from traintriage.services.train import load_train
+from traintriage.store import reviews as reviews_store
 from traintriage.store import search as search_store
 from traintriage.store.db import Store
 from traintriage.store.reads import newest_event, signature_detail
 from traintriage.store.snapshot import TrainContext
-from traintriage.web import integrations
+from traintriage.triage.reviews import ReviewRecord
 from traintriage.web.sources import link_trace
 
 ENTRY_LISTS = ("new", "regressed", "logspam", "deprecation", "single_host", "stopped", "fixed")
@@ -241,25 +242,18 @@ def _stage(group: str) -> int:
 
 
 def review_history(env: Env, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    mod = integrations.reviews()
-    if mod is None or not ids:
+    if not ids:
         return {}
-    found = mod.review_history(env.store, ids)
+    found = reviews_store.review_history(env.store, ids)
     return {sig: [_record(r) for r in records] for sig, records in found.items()}
 
 
 def audit(env: Env, signature: str | None, limit: int) -> list[dict[str, Any]]:
-    mod = integrations.reviews()
-    if mod is None:
-        return []
-    kwargs: dict[str, Any] = {"limit": limit}
-    if signature:
-        kwargs["signature"] = signature
-    return [_record(r) for r in mod.audit_log(env.store, **kwargs)]
+    return [_record(r) for r in reviews_store.audit_log(env.store, signature=signature or None, limit=limit)]
 
 
-def _record(record: Any) -> dict[str, Any]:
-    data = integrations.as_dict(record)
+def _record(record: ReviewRecord | reviews_store.AuditEntry) -> dict[str, Any]:
+    data = record.to_dict()
     for key in ("at", "created_at", "mute_until"):
         if isinstance(data.get(key), int | float):
             data[key + "_iso"] = iso(float(data[key]))
@@ -331,7 +325,7 @@ def filter_choices(env: Env) -> dict[str, Any]:
         "groups": list(STAGES),
         "teams": teams,
         "channels": search_store.channels(env.store),
-        "verdicts": ["untriaged", *integrations.verdicts()],
+        "verdicts": ["untriaged", *VERDICTS],
     }
 
 
@@ -378,7 +372,7 @@ def _coverage_report(env: Env, version: str) -> list[dict[str, Any]]:
         return found.team
 
     rows = coverage_report(env.store, version, owner_of=owner_of, config=env.config)
-    return [integrations.as_dict(r) for r in rows]
+    return [r.to_dict() for r in rows]
 
 
 def newest(env: Env) -> float | None:

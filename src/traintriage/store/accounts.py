@@ -252,10 +252,3 @@ def setting_or_create(store: Store, key: str, value: str) -> str:
     stored = get_setting(store, key)
     assert stored is not None
     return stored
-
-
-def set_setting(store: Store, key: str, value: str) -> None:
-    store.execute(
-        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )

@@ -516,15 +516,6 @@ def _state_in(store: Store, cur: Any, signature: str) -> SignatureTriage:
     return _fold(cur.fetchall()).get(signature, SignatureTriage())
 
 
-def notes(store: Store, signature: str) -> list[AuditEntry]:
-    """Notes on a signature (standalone and those given with reviews), newest first."""
-    return [
-        e
-        for e in audit_log(store, signature=signature, limit=10_000)
-        if e.action == "note-added" or (e.action == "review-added" and e.detail.get("note"))
-    ]
-
-
 def load_effective_reviews(
     store: Store, version: str, at: float | None, classification: Classification
 ) -> dict[str, Review]:

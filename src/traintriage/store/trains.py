@@ -140,11 +140,6 @@ def exposure_changes(store: Store, rows: Iterable[ExposureRow]) -> list[tuple[Ex
     return sorted(changes, key=lambda c: (c[0].hour, c[0].scope, c[0].name, c[0].version))
 
 
-def wikis_seen(store: Store) -> list[str]:
-    """Distinct wikis that events reported (for membership inference)."""
-    return [str(r[0]) for r in store.query("SELECT DISTINCT wiki FROM wiki_versions ORDER BY wiki")]
-
-
 def wiki_version_hours(store: Store) -> list[tuple[str, str, int]]:
     """(wiki, version, time) observations for inferring groups from events.
 

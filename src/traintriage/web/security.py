@@ -105,10 +105,6 @@ def allowed_scopes(role: str) -> frozenset[str]:
     return ROLE_SCOPES.get(role, frozenset())
 
 
-def role_at_least(role: str, minimum: str) -> bool:
-    return ROLE_RANK.get(role, -1) >= ROLE_RANK[minimum]
-
-
 # --- signed session cookie ---------------------------------------------------------------
 
 

@@ -1,8 +1,11 @@
 """Screenshots of the web app for docs/: simulate a train, load it, serve it, log in, shoot.
 
-    .venv/bin/python scripts/screenshots.py [--events 60000] [--out docs/screenshots]
+    .venv/bin/python scripts/screenshots.py [--events 60000] [--out docs/screenshots] [--prefix before-]
 
-Uses Debian's /usr/bin/chromium through Playwright (no browser download). The server's
+Uses Debian's /usr/bin/chromium through Playwright (no browser download). Desktop shots at
+1360 px (train, queue, signature, search) and phone shots at 390 px (phone-*.png).
+
+The server's
 clock is frozen at a checkpoint of the simulated train where the verdict is not `go`,
 so the pages show blockers, untriaged errors and a queue to work through.
 """
@@ -75,6 +78,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "screenshots"))
+    parser.add_argument("--prefix", default="", help="file name prefix, e.g. before- to keep old shots")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
@@ -92,6 +96,7 @@ def main() -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    shots: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tt-shots-") as tmp:
         sim = Path(tmp) / "sim"
         print(simulate(sim, events=args.events, weeks=2, seed=1))
@@ -117,28 +122,39 @@ def main() -> int:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1360, "height": 900}, device_scale_factor=1)
-                page.goto(f"{base}/login")
-                page.fill("input[name=name]", "ana")
-                page.fill("input[name=password]", "screenshots")
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{base}/train*")
-                page.goto(f"{base}/train?version={version}")
-                page.screenshot(path=str(out / "train.png"), full_page=True)
-                page.goto(f"{base}/queue?version={version}&team=all")
-                page.keyboard.press("j")
-                page.screenshot(path=str(out / "queue.png"), full_page=True)
-                link = page.locator("#queue a.sig").first
-                href = link.get_attribute("href") if link.count() else None
-                if href:
-                    page.goto(base + href)
-                    page.screenshot(path=str(out / "signature.png"), full_page=True)
+
+                for width, tag in ((1360, ""), (390, "phone-")):
+                    page = browser.new_page(viewport={"width": width, "height": 900}, device_scale_factor=1)
+                    page.goto(f"{base}/login")
+                    page.fill("input[name=name]", "ana")
+                    page.fill("input[name=password]", "screenshots")
+                    page.click("button[type=submit]")
+                    page.wait_for_url(f"{base}/**")
+
+                    def shoot(name: str, tag: str = tag, page: object = page) -> None:
+                        path = out / f"{args.prefix}{tag}{name}.png"
+                        page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+                        shots.append(str(path))
+
+                    page.goto(f"{base}/train?version={version}")
+                    shoot("train")
+                    page.goto(f"{base}/queue?version={version}&team=all")
+                    page.keyboard.press("j")
+                    shoot("queue")
+                    link = page.locator("#queue a.sig").first
+                    href = link.get_attribute("href") if link.count() else None
+                    if href:
+                        page.goto(base + href)
+                        shoot("signature")
+                    page.goto(f"{base}/search?q=Exception")
+                    shoot("search")
+                    page.close()
                 browser.close()
         finally:
             server.should_exit = True
             thread.join(timeout=10)
-    for name in ("train.png", "queue.png", "signature.png"):
-        print(out / name)
+    for path in shots:
+        print(path)
     return 0
 
 

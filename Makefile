@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo
 
-.PHONY: install demo test lint types unit bench clean system-deps
+.PHONY: install demo test quick lint types unit bench clean system-deps
 
 $(BIN)/traintriage: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,10 +37,22 @@ lint: install  ## ruff, formatting and the import-layer contracts
 types: install
 	$(BIN)/mypy
 
+# Coverage of the whole suite (in-process code only: CLI subprocesses are not counted), gated
+# at the total measured when the gate was set (89.49%, 883 tests); raise it when coverage grows, never lower it.
+COV_FAIL_UNDER := 89
+
 unit: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --cov=traintriage --cov=traintriage_sim --cov-report=term:skip-covered \
+		--cov-fail-under=$(COV_FAIL_UNDER)
 
 test: install lint types unit  ## lint, type-check and run the whole test suite
+
+# The edit-test loop: everything but PostgreSQL, Chromium and @slow tests. Bytecode caching is
+# switched back on (the assertion rewriting of the test files is then cached) and the unused
+# Hypothesis plugin is not loaded: both are most of the start-up time.
+quick: install  ## the fast tests only (no PostgreSQL, no Chromium, nothing marked slow)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -p no:hypothesispytest \
+		-m "not postgres and not browser and not slow"
 
 bench: install  ## benchmarks (not tests): ingest throughput, grouping quality, train status latency
 	$(BIN)/python bench/bench_ingest.py --rss-events 10000000

@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.pgserver
 
 from traintriage.core.vocabulary import SLOT_SECONDS
 from traintriage.grouping.signature import SignatureInfo  # noqa: E402
@@ -220,7 +220,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             run_backend("sqlite", str(Path(tmp) / "bench.db"), args)
     if "postgres" in backends:
-        from pgserver import PgUnavailable, pg_cluster
+        from tests.pgserver import PgUnavailable, pg_cluster
 
         try:
             with pg_cluster() as dsn:

@@ -9,17 +9,32 @@ root, since initdb refuses root) on 127.0.0.1 and a free port. With
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pgserver import PgUnavailable, pg_cluster
+from tests.helpers import SimTrain
+from tests.pgserver import PgUnavailable, pg_cluster
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+PG_FIXTURES = {"pg_server", "pg_url"}
+BROWSER_FIXTURES = {"browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what needs PostgreSQL or Chromium by the fixtures it uses (`make quick` leaves them out)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if names & PG_FIXTURES or params.get("db_url") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+        if names & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
 
 
 def _unavailable(reason: str) -> None:
@@ -86,20 +101,6 @@ def loghub_dir() -> Path:
 
 
 # --- a small simulated train, loaded once, copied per test -------------------------------
-
-
-@dataclass(frozen=True)
-class SimTrain:
-    """The simulator's output for a 2-week train and a SQLite file with all of it loaded."""
-
-    sim: Path
-    template: Path
-
-    def copy(self, directory: Path) -> str:
-        """A private copy of the loaded database (tests may write to it)."""
-        target = directory / "train.db"
-        shutil.copyfile(self.template, target)
-        return str(target)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -94,3 +98,29 @@ def cli(*args: str, input: str | None = None, env: dict[str, str] | None = None)
     from traintriage.cli import main
 
     return CliRunner(env=env).invoke(main, list(args), input=input, prog_name="traintriage")
+
+
+@dataclass(frozen=True)
+class SimTrain:
+    """The simulator's output for a 2-week train and a SQLite file with all of it loaded."""
+
+    sim: Path
+    template: Path
+
+    def copy(self, directory: Path) -> str:
+        """A private copy of the loaded database (tests may write to it)."""
+        target = directory / "train.db"
+        shutil.copyfile(self.template, target)
+        return str(target)
+
+
+class LazyModule:
+    """A module imported on first use, so that collecting the tests stays fast (SciPy takes seconds)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):  # pytest probes module attributes for markers while collecting
+            raise AttributeError(attr)
+        return getattr(importlib.import_module(self._name), attr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from test_classify import AT, CFG, sig, snapshot, stratum
+from tests.test_classify import AT, CFG, sig, snapshot, stratum
 from traintriage.detect.blockers import BlockerEvidence, TaskState, is_open_status
 from traintriage.detect.classify import classify
 from traintriage.detect.decision import Decision, decide

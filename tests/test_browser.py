@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from web_client import PASSWORD, add_users, make_app
-from web_helpers import NEW, XSS_SCRIPT, Train, build_train
+from tests.web_client import PASSWORD, add_users, make_app
+from tests.web_helpers import NEW, XSS_SCRIPT, Train, build_train
 
 pytestmark = [pytest.mark.browser]
 

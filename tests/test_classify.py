@@ -10,14 +10,16 @@ import random
 from collections.abc import Sequence
 from dataclasses import replace
 
-import numpy as np
 import pytest
-from scipy.stats import binom, binomtest
 
+from tests.helpers import LazyModule
 from traintriage.detect import classify as classify_mod
 from traintriage.detect.classify import Label, classify
 from traintriage.detect.config import ConfigError, DetectionConfig
 from traintriage.detect.inputs import GroupWindow, SignatureEvidence, StratumCounts, TrainSnapshot
+
+np = LazyModule("numpy")
+_stats = LazyModule("scipy.stats")
 
 H = 3600.0
 AT = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -164,6 +166,7 @@ def test_new_p_is_the_product_of_window_shares() -> None:
     assert entry.has(Label.NEW)
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_rare_old_noise_seen_in_older_versions_is_not_new() -> None:
     """Seen in an older version within the lookback: never NEW, and this little is not REGRESSED either."""
     noise = sig("noise", [stratum("group0", 3, 1)], older=6)
@@ -172,7 +175,7 @@ def test_rare_old_noise_seen_in_older_versions_is_not_new() -> None:
     assert "noise" not in by_id(snap)
     # Why the exact tail matters: the normal approximation calls this p ~ 1e-18 (exact 3e-5).
     parts = [(4, 0.02, 0.98)]
-    assert classify_mod._sum_binomial_sf(3, parts) == pytest.approx(binom.sf(2, 4, 0.02), rel=1e-9)
+    assert classify_mod._sum_binomial_sf(3, parts) == pytest.approx(_stats.binom.sf(2, 4, 0.02), rel=1e-9)
 
 
 def test_new_when_unseen_only_in_the_lookback_history_field() -> None:
@@ -324,6 +327,7 @@ def test_seen_before_signature_without_any_exposure_is_untested() -> None:
     assert any("could not be tested" in n for n in c.notes)
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_stratified_tail_matches_exact_convolution() -> None:
     """The private exact/saddle-point tail against a NumPy convolution of SciPy pmfs."""
     rng = random.Random(7)
@@ -338,7 +342,7 @@ def test_stratified_tail_matches_exact_convolution() -> None:
         o = rng.randint(max(1, int(mean)), total)
         dist = np.array([1.0])
         for n, p, _ in parts:
-            dist = np.convolve(dist, binom.pmf(np.arange(n + 1), n, p))
+            dist = np.convolve(dist, _stats.binom.pmf(np.arange(n + 1), n, p))
         exact = float(dist[o:].sum())
         if exact < 1e-12:
             continue
@@ -347,6 +351,7 @@ def test_stratified_tail_matches_exact_convolution() -> None:
         assert ours == pytest.approx(exact, rel=tol), (o, parts)
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_stratified_rr_lower_equals_clopper_pearson_when_shares_agree() -> None:
     """Equal shares in every window: the stratified test is one binomial, RR_L the exact §6 bound."""
     from traintriage.detect import stats
@@ -355,7 +360,7 @@ def test_stratified_rr_lower_equals_clopper_pearson_when_shares_agree() -> None:
     s = sig("s", [stratum("testwikis", 50, 12), stratum("group0", 90, 30)])
     entry = by_id(snapshot([s], wins))["s"]
     assert entry.rr_lower == pytest.approx(stats.rate_ratio_lower(140, 1e7, 42, 1e7, 0.01), rel=2e-4)
-    assert entry.p == pytest.approx(binomtest(140, 182, 0.5, alternative="greater").pvalue, rel=1e-9)
+    assert entry.p == pytest.approx(_stats.binomtest(140, 182, 0.5, alternative="greater").pvalue, rel=1e-9)
 
 
 def test_dispersion_makes_the_test_more_conservative() -> None:
@@ -389,12 +394,13 @@ def _null_family(rng: np.random.Generator, m: int, shift: float = 1.0) -> list[S
 _BH_ONLY = replace(CFG, rr_lower_min=0.0, rr_lower_min_critical=0.0, min_excess_per_hour=0.0)
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_bh_controls_false_discoveries_among_nulls() -> None:
     """2000 null signatures: ~1% have raw p < 0.01, but BH flags at most q of them (here: none)."""
     family = _null_family(np.random.default_rng(2024), 2000)
     snap = snapshot(family, [window("group1", hours=24, candidate=1e7, baseline=1e7)], stage="group1")
     raw = [
-        binomtest(
+        _stats.binomtest(
             s.strata[0].candidate_requests,
             s.strata[0].candidate_requests + s.strata[0].baseline_requests,
             0.5,
@@ -409,6 +415,7 @@ def test_bh_controls_false_discoveries_among_nulls() -> None:
     assert len(c.regressed) <= 2
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_bh_keeps_the_false_discovery_proportion_near_q() -> None:
     """1800 nulls + 200 true x3 regressions, five seeds: the mean false discovery proportion <= q."""
     fdps = []

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import mw_line
+import pytest
+
+from tests.helpers import mw_line
+
+pytestmark = pytest.mark.slow
 
 
 def run(

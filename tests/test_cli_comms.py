@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from history_136 import TRAINS, wikiversions_log
-from test_report_pure import GIT_LOG
+from tests.history_136 import TRAINS, wikiversions_log
+from tests.test_report_pure import GIT_LOG
+from tests.web_helpers import NEW, Train, build_train
 from traintriage.core.timeparse import iso
 from traintriage_sim.receivers import FakePhabricator, SmtpReceiver, WebhookReceiver, serve_http, serve_smtp
-from web_helpers import NEW, Train, build_train
 
 TOKEN = "api-demo-token"
 

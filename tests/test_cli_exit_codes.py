@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SimTrain
-from helpers import cli, mw_line
+from tests.helpers import SimTrain, cli, mw_line
 from traintriage.cli.errors import (
     EX_DATAERR,
     EX_IOERR,
@@ -129,6 +128,7 @@ def test_io_error_exits_74(tmp_path: Path) -> None:
     assert "Not a directory" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     proc = subprocess.Popen(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.web_helpers import NEW, Train, build_train
 from traintriage.notify.config import parse_config
 from traintriage.remote.conduit import ConduitClient
 from traintriage.services import notify as notify_service
@@ -24,7 +25,6 @@ from traintriage.store.db import Store
 from traintriage.store.reviews import add_review, audit_log, triage_state
 from traintriage.triage.owners import load_owners
 from traintriage_sim.receivers import FakePhabricator, SmtpReceiver, WebhookReceiver, serve_http, serve_smtp
-from web_helpers import NEW, Train, build_train
 
 TOKEN = "api-test-token"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from helpers import mw_line
+from tests.helpers import mw_line
 from traintriage.detect.blockers import TaskState
 from traintriage.ingest.pipeline import ingest
 from traintriage.store import outbox

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import synthetic_lines
+from tests.helpers import synthetic_lines
 from traintriage.ingest.pipeline import Ingester, IngestOptions, ingest
 from traintriage.store.db import Store
 from traintriage.store.reads import store_stats, top_signatures
+
+pytestmark = pytest.mark.slow
 
 TEMPLATES = (
     "Could not connect to server db{a} in {dc}",
@@ -91,7 +93,6 @@ def _run_together(procs: list[subprocess.Popen[bytes]]) -> None:
         assert b"Traceback" not in err
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("processes", [2, 4])
 def test_same_file_by_several_processes_counts_once(db_url: str, tmp_path: Path, processes: int) -> None:
     lines, expected = synthetic_lines(6000, seed=5)
@@ -105,7 +106,6 @@ def test_same_file_by_several_processes_counts_once(db_url: str, tmp_path: Path,
         _check_templates(store, per_template)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("processes", [2, 4])
 def test_different_files_at_once_split_no_template(db_url: str, tmp_path: Path, processes: int) -> None:
     files = []

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import synthetic_lines
+from tests.helpers import synthetic_lines
 from traintriage.store.db import Store
 from traintriage.store.reads import store_stats, top_signatures
+
+pytestmark = pytest.mark.slow
 
 N = 60_000
 
@@ -43,7 +45,6 @@ def _kill_during_ingest(db: str, path: Path, delay: float) -> None:
     proc.wait()
 
 
-@pytest.mark.slow
 def test_kill_9_then_resume_counts_exactly(db_url: str, log_file: tuple[Path, dict[str, int]]) -> None:
     path, expected = log_file
     rng = random.Random(11)

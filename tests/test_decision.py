@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from test_classify import AT, CFG, sig, snapshot, stratum, window
+from tests.test_classify import AT, CFG, sig, snapshot, stratum, window
 from traintriage.detect.classify import Label, classify
 from traintriage.detect.config import DetectionConfig
 from traintriage.detect.decision import (

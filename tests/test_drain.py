@@ -50,6 +50,7 @@ def _stream(n: int = 400, seed: int = 3) -> list[list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_ids_are_creation_order_and_never_change() -> None:
     miner = TemplateMiner()
     stream = _stream()
@@ -121,6 +122,7 @@ def test_one_different_word_in_seven_merges() -> None:
     assert miner.template(c) == "Block <id> stored as <*> in memory"
 
 
+@pytest.mark.slow
 def test_tokens_with_digits_take_the_wildcard_branch() -> None:
     miner = TemplateMiner()
     for n in range(500):

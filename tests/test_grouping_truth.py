@@ -24,6 +24,8 @@ from traintriage.ingest.formats import LineError, LineReader
 from traintriage.ingest.sources import describe, iter_lines, open_binary
 from traintriage_sim import simulate
 
+pytestmark = pytest.mark.slow
+
 
 class Labelled(NamedTuple):
     truth: list[str]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import mw_line
+from tests.helpers import mw_line
 from traintriage.core.errors import InvalidInput
 from traintriage.core.timeparse import parse_epoch_or_iso, parse_timestamp
 from traintriage.core.validate import check_time, check_version
@@ -118,6 +118,7 @@ def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.slow
 def test_cli_ingest_and_fingerprint_report_file_line_reason(tmp_path: Path) -> None:
     path = tmp_path / "poison.log"
     expected, good = _poison_file(path)
@@ -190,6 +191,7 @@ def test_unterminated_last_line_is_read_when_finished(store: Store, tmp_path: Pa
     assert store_stats(store)["events"] == 7
 
 
+@pytest.mark.slow
 def test_stdin_and_gzip_keep_their_unterminated_last_line(tmp_path: Path) -> None:
     """Only a plain file can still grow: stdin and a finished .gz end where they end."""
     gz = tmp_path / "a.log.gz"
@@ -201,6 +203,7 @@ def test_stdin_and_gzip_keep_their_unterminated_last_line(tmp_path: Path) -> Non
     assert "ingested 2 events" in out.stdout.decode()
 
 
+@pytest.mark.slow
 def test_corrupt_gzip_keeps_readable_lines_and_reports_the_line(store: Store, tmp_path: Path) -> None:
     lines = [mw_line(req=f"r{i}", message=f"distinct message {i}") for i in range(3000)]
     data = gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1)
@@ -219,6 +222,7 @@ def test_corrupt_gzip_keeps_readable_lines_and_reports_the_line(store: Store, tm
     assert store_stats(store)["events"] == 3000
 
 
+@pytest.mark.slow
 def test_corrupt_gzip_middle_keeps_lines_before(tmp_path: Path) -> None:
     lines = [mw_line(req=f"r{i}", message=f"distinct message {i}") for i in range(3000)]
     data = bytearray(gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1))

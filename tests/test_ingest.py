@@ -6,7 +6,9 @@ import gzip
 import io
 from pathlib import Path
 
-from helpers import mw_line, synthetic_lines
+import pytest
+
+from tests.helpers import mw_line, synthetic_lines
 from traintriage.ingest.pipeline import IngestOptions, ingest
 from traintriage.store.db import Store
 from traintriage.store.reads import resolve_signature, signature_detail, store_stats, top_signatures
@@ -24,6 +26,7 @@ def events_by_class(store: Store) -> dict[str, int]:
     return out
 
 
+@pytest.mark.slow
 def test_counts_per_signature_version_wiki(store: Store, tmp_path: Path) -> None:
     lines, expected = synthetic_lines(3000, bad_every=100)
     report = ingest(store, [str(write(tmp_path / "a.log", lines))], IngestOptions(batch_events=500))

@@ -206,6 +206,7 @@ def _sample_tokens() -> list[str]:
     return sorted(tokens)
 
 
+@pytest.mark.slow
 def test_fast_paths_agree_with_the_rules() -> None:
     mismatches = [(t, mask._mask_token(t), mask._reference_token(t)) for t in _sample_tokens()]
     mismatches = [m for m in mismatches if m[1] != m[2]]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from test_classify import AT, CFG, sig, snapshot, stratum
+from tests.test_classify import AT, CFG, sig, snapshot, stratum
 from traintriage.core.errors import InvalidInput
 from traintriage.detect.classify import classify
 from traintriage.detect.decision import Decision, Review, decide

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers import mw_line
+from tests.helpers import mw_line
 from traintriage.ingest.pipeline import ingest
 from traintriage.services.ownership import owner_of_signature, route_many
 from traintriage.store.db import Store
@@ -381,6 +381,7 @@ def test_route_many_matches_owner_of_signature_on_both_backends(store: Store, tm
     ]
 
 
+@pytest.mark.slow
 def test_route_many_chunks_long_id_lists(tmp_path: Path) -> None:
     lines = [
         mw_line(
@@ -421,6 +422,7 @@ def demo_db(tmp_path: Path) -> str:
     return db
 
 
+@pytest.mark.slow
 def test_cli_check_valid_file_routes_and_lists_unowned(tmp_path: Path, demo_db: str) -> None:
     path = tmp_path / "OWNERS"
     path.write_text(OWNERS_TEXT)
@@ -434,6 +436,7 @@ def test_cli_check_valid_file_routes_and_lists_unowned(tmp_path: Path, demo_db: 
     assert "[ratelimit] User tripped a limit" in unowned
 
 
+@pytest.mark.slow
 def test_cli_check_invalid_lines_exit_1_and_still_route(tmp_path: Path, demo_db: str) -> None:
     path = tmp_path / "OWNERS"
     path.write_text("# teams\nextension:Echo growth\n" + OWNERS_TEXT + "bogus:thing @x\n")
@@ -452,6 +455,7 @@ def test_cli_check_invalid_lines_exit_1_and_still_route(tmp_path: Path, demo_db:
     assert [r["team"] for r in rows].count(None) == 1
 
 
+@pytest.mark.slow
 def test_cli_check_without_database_only_checks_the_file(tmp_path: Path) -> None:
     path = tmp_path / "OWNERS"
     path.write_text(OWNERS_TEXT)
@@ -463,6 +467,7 @@ def test_cli_check_without_database_only_checks_the_file(tmp_path: Path) -> None
     assert missing.returncode == 64 and "no such file" in missing.stderr  # usage: EX_USAGE
 
 
+@pytest.mark.slow
 def test_cli_show_prints_candidates_and_winner(tmp_path: Path, demo_db: str) -> None:
     path = tmp_path / "OWNERS"
     path.write_text(OWNERS_TEXT)

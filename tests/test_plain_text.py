@@ -53,6 +53,7 @@ def test_missing_time_rejected_assumed_or_zero() -> None:
         assert LineReader(require_time=False).read(line).ts == 0.0
 
 
+@pytest.mark.slow
 def test_fingerprint_groups_plain_text_and_json_without_timestamps() -> None:
     lines = [
         "connection to 10.0.0.1 refused",
@@ -72,6 +73,7 @@ def test_fingerprint_groups_plain_text_and_json_without_timestamps() -> None:
     assert json.loads(text.stdout)["title"] == '{"<str>": "<str>"}'  # the line itself, masked
 
 
+@pytest.mark.slow
 def test_ingest_requires_time_unless_assumed(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("\n".join([*APP_LOG, "a line with no time at all"]) + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import mw_line
+from tests.helpers import mw_line
 from traintriage.ingest.pipeline import ingest
 from traintriage.ingest.redact import redact_query, redact_text, redact_trace, redact_url
 from traintriage.store.db import Store

@@ -24,6 +24,8 @@ from traintriage.store.db import Store
 from traintriage.store.reviews import add_review, audit_log, review_history
 from traintriage_sim import simulate
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -19,6 +19,8 @@ from traintriage_sim.receivers import (
     serve_smtp,
 )
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "api-test-token"
 
 

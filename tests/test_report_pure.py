@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from test_classify import AT
-from test_notify_pure import decision
+from tests.test_classify import AT
+from tests.test_notify_pure import decision
 from traintriage.core.timeparse import parse_timestamp
 from traintriage.detect.blockers import BlockerEvidence, TaskState
 from traintriage.detect.decision import Review

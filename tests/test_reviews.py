@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from helpers import mw_line
+from tests.helpers import mw_line
 from traintriage.ingest.pipeline import ingest
 from traintriage.services.coverage import coverage_report, train_flags
 from traintriage.services.status import gate, train_status
@@ -34,6 +34,8 @@ from traintriage.store.reviews import (
 from traintriage.store.trains import save_deploy_steps, save_membership
 from traintriage.train.deploylog import DeployStep
 from traintriage.train.groups import GroupMembership
+
+pytestmark = pytest.mark.slow
 
 W27, W28, W29 = "1.36.0-wmf.27", "1.36.0-wmf.28", "1.36.0-wmf.29"
 GROUPS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import mw_line
+from tests.helpers import mw_line
 from traintriage.grouping.signature import Grouper
 from traintriage.ingest.formats import LineReader
 

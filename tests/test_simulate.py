@@ -17,6 +17,8 @@ import pytest
 from traintriage_sim import SimulationSummary, iter_event_lines, simulate
 from traintriage_sim.scenario import build
 
+pytestmark = pytest.mark.slow
+
 KINDS = {"background", "new", "regressed", "fixed", "host-spike", "logspam", "deprecation"}
 DEPLOY_LINE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) (.+?)\s*\| (.+)$")
 UDP2LOG = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) \[(\S+)\] (\S+) (\S+) (\S+) (\S+) (\S+): ")

@@ -13,10 +13,9 @@ import random
 import time
 from fractions import Fraction
 
-import numpy as np
 import pytest
-from scipy import stats as sps
 
+from tests.helpers import LazyModule
 from traintriage.detect.stats import (
     Comparison,
     Stratum,
@@ -36,6 +35,10 @@ from traintriage.detect.stats import (
 )
 
 RTOL = 1e-9
+
+
+np = LazyModule("numpy")
+sps = LazyModule("scipy.stats")
 
 
 def close(a: float, b: float, rtol: float = RTOL) -> bool:
@@ -66,6 +69,7 @@ def _sf_grid() -> list[tuple[int, int, float]]:
 SF_GRID = _sf_grid()
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_binom_sf_matches_scipy_grid() -> None:
     bad = []
     for k, n, p in SF_GRID:
@@ -78,6 +82,7 @@ def test_binom_sf_matches_scipy_grid() -> None:
     assert not bad, bad[:5]
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_binom_sf_matches_binomtest() -> None:
     for k, n, p in SF_GRID:
         if n > 10**5:
@@ -88,6 +93,7 @@ def test_binom_sf_matches_binomtest() -> None:
             assert close(got, ref), (k, n, p, got, ref)
 
 
+@pytest.mark.slow
 def test_binom_sf_exact_rational_small_n() -> None:
     for n in (1, 2, 7, 20, 60):
         for p in (Fraction(1, 100), Fraction(1, 10), Fraction(1, 3), Fraction(1, 2), Fraction(9, 10)):
@@ -148,6 +154,7 @@ def test_binom_sf_monotone_in_k() -> None:
 # --------------------------------------------------------------------------- #
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_clopper_pearson_matches_beta_ppf_grid() -> None:
     bad = []
     for n in (1, 2, 3, 5, 10, 37, 100, 1000, 10**5, 10**7):
@@ -161,6 +168,7 @@ def test_clopper_pearson_matches_beta_ppf_grid() -> None:
     assert not bad, bad[:5]
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_clopper_pearson_random_grid_tiny_and_large_alpha() -> None:
     # Regression: small n with tiny alpha puts pi_L far from x/n (x=2, n=3, alpha=1e-12
     # gives pi_L ~ 5.8e-7); the solver must still iterate on the small side.
@@ -205,6 +213,7 @@ def _scipy_sketch(x1: int, t1: float, x0: int, t0: float, alpha: float = 0.01) -
     return float(p), float(rr_lo)
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_rate_ratio_functions_match_scipy_sketch() -> None:
     rng = random.Random(7)
     cases = [(4, 2e6, 0, 98e6), (30, 0.1, 150, 0.9), (0, 1.0, 5, 1.0), (1, 1.0, 0, 1.0), (7, 3.0, 7, 3.0)]
@@ -223,6 +232,7 @@ def test_rate_ratio_functions_match_scipy_sketch() -> None:
         assert close(rrl, rrl_ref) or rrl == rrl_ref, (x1, t1, x0, t0, rrl, rrl_ref)
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_rate_ratio_test_edges() -> None:
     assert rate_ratio_test(0, 1.0, 0, 1.0) == 1.0  # n == 0
     # NumPy scalars (e.g. from a dataframe) are accepted as counts and exposures.
@@ -252,6 +262,7 @@ def test_rate_ratio_point_estimate() -> None:
     assert rate_ratio(0, 1.0, 3, 1.0) == 0.0
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_rate_ratio_lower_properties() -> None:
     assert rate_ratio_lower(0, 1.0, 50, 1.0) == 0.0
     # x0 == 0 is finite: pi_L = alpha**(1/x1), RR_L = 1 / expm1(-ln(alpha)/x1) * t0/t1.
@@ -407,6 +418,7 @@ def _bh_textbook(ps: list[float], q: float) -> list[bool]:
     return out
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_bh_adjusted_matches_scipy() -> None:
     rng = random.Random(11)
     for trial in range(200):
@@ -455,6 +467,7 @@ SECTION6_STRATA = [
 ]
 
 
+@pytest.mark.slow  # cross-checks against SciPy/NumPy (seconds to import)
 def test_section6_stratified_example() -> None:
     r = stratified_test(SECTION6_STRATA)
     assert r.observed == 9

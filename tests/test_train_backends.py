@@ -15,6 +15,8 @@ from traintriage.store.trains import load_deploy_steps
 from traintriage_sim import simulate
 from traintriage_sim.scoring import load_simulation
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -47,8 +49,8 @@ def test_logspam_follows_the_configured_thresholds(tmp_path: Path) -> None:
     """Bug (issue 7): the store fetched busiest-hour counts only for signatures above a hard-coded
     100 events, so with logspam_per_hour = 1 a NEW signature of 40 events was not LOGSPAM and
     its JSON said max_events_1h: 0."""
+    from tests.web_helpers import NEW, build_train
     from traintriage.detect.config import DetectionConfig
-    from web_helpers import NEW, build_train
 
     train = build_train(tmp_path / "train")
     with Store(train.db) as store:
@@ -66,8 +68,8 @@ def test_logspam_follows_the_configured_thresholds(tmp_path: Path) -> None:
 def test_reads_never_write_inferred_groups_until_asked(tmp_path: Path) -> None:
     """Loading the train (every page, every status) infers missing wiki groups in memory only;
     `infer_wiki_groups` is the explicit step that stores them."""
+    from tests.web_helpers import NEW, build_train
     from traintriage.services.train import infer_wiki_groups
-    from web_helpers import NEW, build_train
 
     train = build_train(tmp_path / "train")
     with Store(train.db) as store:

@@ -24,6 +24,8 @@ from traintriage_sim.scoring import (
     signature_bugs,
 )
 
+pytestmark = pytest.mark.slow
+
 TT = [sys.executable, "-m", "traintriage"]
 
 

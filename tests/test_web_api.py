@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import mw_line
+from tests.helpers import mw_line
+from tests.web_client import Client, add_users, copy_train, make_app
+from tests.web_helpers import NEW, PROMOTIONS, Train, build_train
 from traintriage.core.timeparse import iso
 from traintriage.ingest.pipeline import ingest
 from traintriage.store import accounts
@@ -14,8 +16,8 @@ from traintriage.store.db import Store
 from traintriage.store.search import search_signatures
 from traintriage.web import security
 from traintriage.web.app import WebSettings, create_app
-from web_client import Client, add_users, copy_train, make_app
-from web_helpers import NEW, PROMOTIONS, Train, build_train
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

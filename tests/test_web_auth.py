@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.web_client import PASSWORD, Client, add_users, copy_train, make_app
+from tests.web_helpers import NEW, Train, build_train
 from traintriage.cli import main
 from traintriage.store import accounts
 from traintriage.store.db import Store
 from traintriage.web import security
-from web_client import PASSWORD, Client, add_users, copy_train, make_app
-from web_helpers import NEW, Train, build_train
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

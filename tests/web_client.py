@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
+from tests.web_helpers import Train
 from traintriage.store import accounts
 from traintriage.store.db import Store
 from traintriage.web import security
 from traintriage.web.app import WebSettings, create_app
-from web_helpers import Train
 
 PASSWORD = "correct horse battery"
 USERS = {"vera": "viewer", "dev": "developer", "dora": "deployer", "ada": "admin"}

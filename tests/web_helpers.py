@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from helpers import mw_line
+from tests.helpers import mw_line
 from traintriage.core.timeparse import iso, parse_timestamp
 from traintriage.ingest.pipeline import ingest
 from traintriage.store.db import Store

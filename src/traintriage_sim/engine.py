@@ -1,4 +1,4 @@
-"""Event sampling: Poisson counts per (segment, bug, group), then cheap per-event picks.
+"""Sampling draws: Poisson counts per (segment, bug, group), then cheap per-draw picks.
 
 Expected count of bug b in group g over a segment = rate per request x
 requests served by g x share of g's traffic on b's wikis x the bug's factor
@@ -36,13 +36,13 @@ from traintriage_sim.wikis import (
     url_pool,
 )
 
-Event = tuple[int, int, int, int, int, tuple[bytes, bytes, bytes], tuple[bytes, ...], bytes, str]
+Draw = tuple[int, int, int, int, int, tuple[bytes, bytes, bytes], tuple[bytes, ...], bytes, str]
 """(epoch µs, bug index, version index, wiki index, host index, (url, method, referrer JSON), variables,
 reqId, entry point)."""
 
 FastSkeleton = tuple[bytes, bytes, int]
 """(reqId host part, %-template taking (minute prefix, second, µs) then `n` reqIds, n)."""
-FastEvent = tuple[int, FastSkeleton, bytes, int]
+FastDraw = tuple[int, FastSkeleton, bytes, int]
 """(epoch µs, skeleton, reqId tail, epoch µs of the request for the reqId)."""
 
 DEFAULT_EVENTS = 200_000
@@ -159,9 +159,9 @@ class Engine:
             self._urls[(entry, wi)] = pool
         return pool
 
-    def batches(self) -> Iterator[tuple[Segment, list[Event]]]:
+    def batches(self) -> Iterator[tuple[Segment, list[Draw]]]:
         for seg in self.segments:
-            out: list[Event] = []
+            out: list[Draw] = []
             for bi, p in enumerate(self.plans):
                 b = p.bug
                 if b.window is not None and not b.window[0] <= seg.t0 < b.window[1]:
@@ -183,7 +183,7 @@ class Engine:
 
     def fast_batches(
         self, ren: Renderer, fmt: str = "logstash", variety_bits: int = 6
-    ) -> Iterator[list[FastEvent]]:
+    ) -> Iterator[list[FastDraw]]:
         """Like batches(), but each (bug, group, version) draws from 2**variety_bits pre-rendered events.
 
         Only the timestamp and reqId change per event, so a line is one small
@@ -194,7 +194,7 @@ class Engine:
         tails = self.rid_tails
         skels: dict[tuple[int, int, int], list[FastSkeleton | None]] = {}
         for seg in self.segments:
-            out: list[FastEvent] = []
+            out: list[FastDraw] = []
             t0, dur = seg.t0, seg.t1 - seg.t0
             for bi, p in enumerate(self.plans):
                 b = p.bug
@@ -230,7 +230,7 @@ class Engine:
     def _skeleton(
         self, ren: Renderer, fmt: str, seg: Segment, bi: int, p: _BugPlan, g: int, vi: int
     ) -> FastSkeleton:
-        one: list[Event] = []
+        one: list[Draw] = []
         self._emit(one, 1, seg, bi, p, g, vi)
         ts, _, _, wi, hi, u, pv, _, entry = one[0]
         tmpl, get = ren.template(fmt, bi, vi, entry)
@@ -244,7 +244,7 @@ class Engine:
 
     def _emit(
         self,
-        out: list[Event],
+        out: list[Draw],
         n: int,
         seg: Segment,
         bi: int,
@@ -305,7 +305,7 @@ class Renderer:
             t = self.cache[key] = build_template(fmt, self.sc.bugs[bi], self.sc.versions[vi], vi, entry)
         return t
 
-    def line(self, fmt: str, ev: Event) -> bytes:
+    def line(self, fmt: str, ev: Draw) -> bytes:
         ts, bi, vi, wi, hi, u, pv, rid, entry = ev
         tmpl, get = self.template(fmt, bi, vi, entry)
         h, w = self.hosts[hi], self.wikis[wi]

@@ -27,8 +27,8 @@ from traintriage_sim.bugs import Bug, CallSite, _intr, background, roads
 from traintriage_sim.train import (
     CONDUCTORS,
     REFERENCE_N,
-    Backport,
     Hold,
+    HotfixWindow,
     RolloutPlan,
     epoch_us,
     first_tuesday,
@@ -69,7 +69,7 @@ class _Week:
         return epoch_us(self.tuesday + dt.timedelta(days=day), hhmm)
 
     def backport(self, t: int, bugs: list[Bug], window: str) -> tuple[int, int]:
-        self.tl.backports.append(Backport(t, self.vi, tuple(b.label for b in bugs), window))
+        self.tl.backports.append(HotfixWindow(t, self.vi, tuple(b.label for b in bugs), window))
         return (self.vi, t)
 
     def bug(self, name: str, kind: str, curated: dict[str, Any], category: str, **timing: Any) -> Bug:

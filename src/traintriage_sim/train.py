@@ -68,7 +68,7 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Backport:
+class HotfixWindow:
     t: int
     version: int
     bugs: tuple[str, ...]
@@ -90,7 +90,7 @@ class RolloutPlan:
     versions: list[str]
     state: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     steps: list[Step] = field(default_factory=list)
-    backports: list[Backport] = field(default_factory=list)
+    backports: list[HotfixWindow] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
 
     def _apply(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from traintriage_sim.bugs import CRITICAL_CHANNELS
-from traintriage_sim.engine import Event
+from traintriage_sim.engine import Draw
 from traintriage_sim.scenario import Scenario
 from traintriage_sim.train import HOUR_US, Segment, iso
 from traintriage_sim.wikis import GROUPS
@@ -76,7 +76,7 @@ class Tracker:
         self.pending = decision_points(sc)
         self.results: list[dict[str, Any]] = []
 
-    def segment(self, seg: Segment, batch: list[Event]) -> None:
+    def segment(self, seg: Segment, batch: list[Draw]) -> None:
         """Call before writing a segment: judges checkpoints due at its start, then counts it."""
         while self.pending and self.pending[0].t <= seg.t0:
             self.results.append(self._judge(self.pending.pop(0)))

@@ -84,6 +84,7 @@ class Grouper:
         self._sites: dict[tuple[str | None, str | None], tuple[str | None, tuple[str, ...]]] = {}
         self._masked: dict[str, str] = {}
         self._by_cluster: dict[tuple[str, int], SignatureInfo] = {}
+        self._fill_plans: dict[str, tuple[str | None, bool]] = {}  # per normalized_message
 
     # --- public ---------------------------------------------------------------
 
@@ -91,15 +92,22 @@ class Grouper:
         """Signature of one event (cached by its grouping-relevant fields)."""
         channel = self.rules.channel_aliases.get(ev.channel, ev.channel)
         text = ev.normalized_message or ev.message
-        if (
-            ev.normalized_message
-            and self.rules.canonical_placeholders
-            and ev.message != text
-            and has_placeholder(self._strip_prefix(text))
-        ):
+        if ev.normalized_message and self.rules.canonical_placeholders and ev.message != text:
             # One canonical template whatever the transport: placeholders take the
-            # values the rendered message shows (whitespace values stay {key}).
-            text = fill_placeholders(self._strip_prefix(text), self._strip_prefix(ev.message), ev.context)
+            # values of the line's context or of its rendered message (whitespace
+            # values stay {key}). Whether a template has any is decided once per template.
+            plan = self._fill_plans.get(text)
+            if plan is None:
+                stripped = self._strip_prefix(text)
+                # (template to fill or None, whether the message has a prefix to strip too)
+                plan = (stripped if has_placeholder(stripped) else None, stripped != text)
+                if len(self._fill_plans) >= _CACHE_LIMIT:
+                    self._fill_plans.clear()
+                self._fill_plans[text] = plan
+            template, prefixed = plan
+            if template is not None:
+                message = self._strip_prefix(ev.message) if prefixed else ev.message
+                text = fill_placeholders(template, message, ev.context)
         if ev.exc_class or ev.trace or ev.exc_file:
             key: tuple[Any, ...] = (channel, ev.exc_class, text, ev.exc_file, ev.trace)
             info = self._cache.get(key)

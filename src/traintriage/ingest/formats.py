@@ -599,19 +599,32 @@ _PLACEHOLDER_KEY = re.compile(r"\{([A-Za-z_][\w.\-]*)\}")
 _KEYS_CACHE: dict[str, tuple[str, ...]] = {}
 
 
+def _ambiguous_keys(template: str) -> tuple[str, ...]:
+    """The placeholders whose values the rendered message cannot tell apart, or ().
+
+    Grouping reads a value back from the rendered message by the template's literal
+    text around it; two placeholders separated only by whitespace (`{error} {sql1line}`)
+    cannot be split that way, so only then are the context values decoded (a second,
+    untyped decode of the line, which costs a few microseconds).
+    """
+    parts = _PLACEHOLDER_KEY.split(template)  # literal, key, literal, key, ..., literal
+    literals, keys = parts[0::2], parts[1::2]
+    if not any(not lit.strip() for lit in literals[1:-1]):
+        return ()
+    return tuple(k for k in dict.fromkeys(keys) if k not in _KNOWN_PLACEHOLDERS)
+
+
 def _context_values(data: bytes, template: str) -> dict[str, str] | None:
     """Values of the template's placeholders from the JSON document (top level, then `labels`).
 
     MediaWiki flattens its log context to the top level of Logstash documents (ECS puts
     it under `labels`); grouping uses the values to build one template whatever the
-    transport. The second, untyped decode only runs for templates with other
-    placeholders than the request id and URL.
+    transport. The second, untyped decode only runs for templates whose values the
+    rendered message cannot give (see `_ambiguous_keys`).
     """
     keys = _KEYS_CACHE.get(template)
     if keys is None:
-        keys = tuple(
-            k for k in dict.fromkeys(_PLACEHOLDER_KEY.findall(template)) if k not in _KNOWN_PLACEHOLDERS
-        )
+        keys = _ambiguous_keys(template)
         if len(_KEYS_CACHE) > 10_000:
             _KEYS_CACHE.clear()
         _KEYS_CACHE[template] = keys

@@ -162,10 +162,12 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from traintriage.web import admin, api, pages
+    from traintriage.web import admin, api, comms, pages
 
     app.include_router(api.router)
+    app.include_router(comms.api)
     app.include_router(pages.router)
+    app.include_router(comms.pages)
     app.include_router(admin.router)
 
     @app.exception_handler(LoginRequired)

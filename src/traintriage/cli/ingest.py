@@ -161,7 +161,8 @@ def ingest(
         elif shown == 21:
             click.echo("... more rejected lines (see the summary; use --rejects FILE to keep them)", err=True)
 
-    rejects_fh = open(rejects, "ab") if rejects else None  # noqa: SIM115
+    # unbuffered: a write that fails (a full disk) fails there, with nothing left for close()
+    rejects_fh = open(rejects, "ab", buffering=0) if rejects else None  # noqa: SIM115
     try:
         options = IngestOptions(
             batch_events=batch_events,

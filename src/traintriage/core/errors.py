@@ -26,3 +26,7 @@ class Conflict(TraintriageError):
 
 class Unavailable(TraintriageError):
     """A resource the request needs (the database) cannot be opened or reached."""
+
+
+class StorageFull(Unavailable):
+    """The database has no room left (a full disk): nothing of the failed write was stored."""

@@ -472,11 +472,19 @@ class Ingester:
             self.stdin.commit()
         self.new_signature_ids.update(new_ids)
         if self.pending_rejects and self.options.rejects is not None:
-            self.options.rejects.writelines(self.pending_rejects)
-            self.options.rejects.flush()
+            self._write_rejects(self.options.rejects)
         self.pending_rejects = []
         self._events += batch.events
         self.batch = Batch()
+
+    def _write_rejects(self, out: BinaryIO) -> None:
+        """Append the batch's rejected lines (after its commit: a clash must not repeat them)."""
+        try:
+            out.writelines(self.pending_rejects)
+            out.flush()
+        except OSError as err:  # a full disk: the counts are committed, say which file failed
+            name = getattr(out, "name", "the rejects file")
+            raise OSError(err.errno, f"cannot write rejected lines to {name}: {err.strerror or err}") from err
 
     def _new_signatures(self, batch: Batch) -> set[str]:
         ids = list(batch.signatures)

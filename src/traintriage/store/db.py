@@ -15,12 +15,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from traintriage.core.errors import Unavailable
 from traintriage.ingest.batch import Batch, Checkpoint
+from traintriage.store.failures import driver_errors, storage_error
 from traintriage.store.ingest_claims import claim_batch, load_miner_states
 from traintriage.store.migrations import MIGRATIONS, SAMPLES_PER_VERSION, render
 
@@ -44,6 +45,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._driver_errors = driver_errors()
         if url.startswith(("postgresql://", "postgres://")):
             self.dialect = "postgresql"
             self._conn: Any = _connect_pg(url)
@@ -74,29 +76,51 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        """A write transaction; yields a cursor. SQLite takes the write lock up front."""
+        """A write transaction; yields a cursor. SQLite takes the write lock up front.
+
+        A damaged file, a full disk or a lost connection raises `Unavailable`/`StorageFull`
+        (store/failures.py) after the rollback: the store keeps what it had.
+        """
         conn = self._conn
-        if self.dialect == "sqlite":
-            conn.execute("BEGIN IMMEDIATE")
-            cur = conn.cursor()
-            try:
-                yield cur
-            except BaseException:
-                conn.execute("ROLLBACK")
+        try:
+            if self.dialect == "sqlite":
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn.cursor()
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # a failed COMMIT (SQLITE_FULL) may leave it open
+                        with suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    raise
+            else:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield cur
+        except self._driver_errors as err:
+            failure = self._failure(err)
+            if failure is None:
                 raise
-            conn.execute("COMMIT")
-        else:
-            with conn.transaction(), conn.cursor() as cur:
-                yield cur
+            raise failure from err
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query and return all rows."""
-        if self.dialect == "sqlite":
-            return list(self._conn.execute(statement, params).fetchall())
-        with self._conn.cursor() as cur:
-            cur.execute(self.sql(statement), params)
-            rows = cur.fetchall()
-        return list(rows)
+        try:
+            if self.dialect == "sqlite":
+                return list(self._conn.execute(statement, params).fetchall())
+            with self._conn.cursor() as cur:
+                cur.execute(self.sql(statement), params)
+                rows = cur.fetchall()
+            return list(rows)
+        except self._driver_errors as err:
+            failure = self._failure(err)
+            if failure is None:
+                raise
+            raise failure from err
+
+    def _failure(self, err: BaseException) -> Exception | None:
+        """The core error a driver failure stands for (store/failures.py), or None."""
+        where = self.url if self.dialect == "sqlite" else _safe_url(self.url)
+        return storage_error(err, where)
 
     def query_in(
         self, statement: str, ids: Sequence[Any], before: Sequence[Any] = (), after: Sequence[Any] = ()

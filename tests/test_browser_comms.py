@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from test_browser import _login, _serve, browser  # noqa: F401  (the module-scoped Chromium fixture)
-from web_client import add_users
-from web_helpers import NEW, Train, build_train
+from tests.test_browser import _login, _serve, browser  # noqa: F401  (the module-scoped Chromium fixture)
+from tests.web_client import add_users
+from tests.web_helpers import NEW, Train, build_train
 
 pytestmark = [pytest.mark.browser]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.web_client import Client, add_users, copy_train, make_app
+from tests.web_helpers import NEW, XSS_SCRIPT, Train, build_train
 from traintriage.core.timeparse import iso
 from traintriage.store.db import Store
 from traintriage.store.reviews import add_review
-from web_client import Client, add_users, copy_train, make_app
-from web_helpers import NEW, XSS_SCRIPT, Train, build_train
 
 
 @pytest.fixture(scope="module")

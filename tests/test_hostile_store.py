@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import mw_line, synthetic_lines
+from tests.helpers import mw_line, synthetic_lines
 from traintriage.core.errors import StorageFull, Unavailable
 from traintriage.ingest.pipeline import ingest
 from traintriage.store.db import Store

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo
 
-.PHONY: install demo test quick lint types unit bench clean system-deps
+.PHONY: install demo receivers test quick lint types unit bench clean system-deps
 
 $(BIN)/traintriage: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,9 @@ test: install lint types unit  ## lint, type-check and run the whole test suite
 quick: install  ## the fast tests only (no PostgreSQL, no Chromium, nothing marked slow)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -p no:hypothesispytest \
 		-m "not postgres and not browser and not slow"
+
+receivers: install  ## local Phabricator (Conduit :8091), webhook (:8092) and SMTP (:8025) receivers for the demo
+	$(BIN)/python -m traintriage_sim.receivers --phabricator 8091 --webhook 8092 --smtp 8025 --blocker 1.36.0-wmf.28
 
 bench: install  ## benchmarks (not tests): ingest throughput, grouping quality, train status latency
 	$(BIN)/python bench/bench_ingest.py --rss-events 10000000

@@ -107,7 +107,7 @@ def main() -> int:
             load_simulation(store, sim)
             version, at = pick_checkpoint(store, sim)
             accounts.create_user(
-                store, "ana", "deployer", security.hash_password("screenshots"), "@growth-team"
+                store, "ana", "deployer", security.hash_password("screenshots passphrase"), "@growth-team"
             )
         print(f"train {version} as of {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime(at))}")
 
@@ -127,7 +127,7 @@ def main() -> int:
                     page = browser.new_page(viewport={"width": width, "height": 900}, device_scale_factor=1)
                     page.goto(f"{base}/login")
                     page.fill("input[name=name]", "ana")
-                    page.fill("input[name=password]", "screenshots")
+                    page.fill("input[name=password]", "screenshots passphrase")
                     page.click("button[type=submit]")
                     page.wait_for_url(f"{base}/**")
 

@@ -219,7 +219,7 @@ def test_accounts_and_search_sql_on_both_backends(store: Store, tmp_path: Path) 
     )
     assert len(search_signatures(store, channel="exception")) == 2
     assert len(search_signatures(store, text="runtimeexception", version="1.36.0-wmf.27")) == 1
-    accounts.create_user(store, "u1", "developer", security.hash_password("pw"), "@t")
+    accounts.create_user(store, "u1", "developer", security.hash_password("pw of u1 long enough"), "@t")
     with pytest.raises(accounts.AccountError):
         accounts.create_user(store, "u1", "viewer")
     token, token_id, prefix, digest = security.new_token()

@@ -16,6 +16,9 @@ from traintriage.cli.app import command, group
 from traintriage.cli.errors import Failed, NotFoundError, usage
 from traintriage.cli.options import WHEN, config_option, db_option, dump, iso, json_option, open_db
 
+DEFAULT_MAX_BODY = 1024 * 1024  # web/limits.py's defaults; not imported: the web stack loads in serve only
+DEFAULT_MAX_INTAKE_BODY = 32 * 1024 * 1024
+
 
 @command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -38,6 +41,28 @@ from traintriage.cli.options import WHEN, config_option, db_option, dump, iso, j
 @click.option(
     "--refresh", default=60, show_default=True, help="Seconds between train page refreshes (0: off)."
 )
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    envvar="TRAINTRIAGE_TRUSTED_PROXIES",
+    help="Address or network of a reverse proxy whose X-Forwarded-For is believed (repeatable; "
+    "default: none, $TRAINTRIAGE_TRUSTED_PROXIES).",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(min=1024),
+    default=DEFAULT_MAX_BODY,
+    show_default=True,
+    help="Largest request body in bytes for forms and the JSON API (413 beyond).",
+)
+@click.option(
+    "--max-intake-body",
+    type=click.IntRange(min=1024),
+    default=DEFAULT_MAX_INTAKE_BODY,
+    show_default=True,
+    help="Largest request body in bytes for log intake routes.",
+)
 def serve(
     host: str,
     port: int,
@@ -48,6 +73,9 @@ def serve(
     at: float | None,
     secure_cookies: bool,
     refresh: int,
+    trusted_proxies: tuple[str, ...],
+    max_body: int,
+    max_intake_body: int,
 ) -> None:
     """Run the web app: train page, team queue, signatures, search, JSON API and gate.
 
@@ -58,7 +86,9 @@ def serve(
         import uvicorn
 
         from traintriage.web.app import WebSettings, create_app
+        from traintriage.web.limits import BodyLimits
         from traintriage.web.sources import DEFAULT_SOURCE_URL, SourceTemplateError
+        from traintriage.web.throttle import parse_networks
     except ImportError as err:  # pragma: no cover - depends on the install
         raise Failed(f"the web app needs the 'web' extra: pip install 'traintriage[web]' ({err})") from None
     from traintriage.store.accounts import count_users
@@ -72,7 +102,13 @@ def serve(
         secure_cookies=secure_cookies,
         detection=config,
         refresh_seconds=max(0, refresh),
+        body_limits=BodyLimits(default=max_body, intake=max_intake_body),
+        trusted_proxies=trusted_proxies,
     )
+    try:
+        parse_networks(trusted_proxies)
+    except ValueError as err:
+        usage(str(err))
     try:
         app = create_app(settings)
     except SourceTemplateError as err:

@@ -31,8 +31,10 @@ from traintriage.services.ownership import Ownership
 from traintriage.store import accounts
 from traintriage.store.db import Store, resolve_url
 from traintriage.web import security
-from traintriage.web.auth import LoginRequired, LoginThrottle, SecurityHeadersMiddleware, SessionMiddleware
+from traintriage.web.auth import LoginRequired, SecurityHeadersMiddleware, SessionMiddleware
+from traintriage.web.limits import BodyLimitMiddleware, BodyLimits
 from traintriage.web.sources import DEFAULT_SOURCE_URL, check_template
+from traintriage.web.throttle import LoginThrottle, parse_networks
 
 HERE = Path(__file__).parent
 SESSION_SECRET_KEY = "session_secret"
@@ -57,6 +59,8 @@ class WebSettings:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     refresh_seconds: int = 60
     session_max_age: int = 14 * 86400
+    body_limits: BodyLimits = field(default_factory=BodyLimits)
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed
     clock: Callable[[], float] = time.time
 
     def now(self) -> float:
@@ -156,10 +160,12 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.ownership = Ownership.load(settings.owners)  # once: requests never re-read it
     app.state.templates = templates()
     app.state.throttle = LoginThrottle()
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     app.add_middleware(
         SessionMiddleware, secret=secret, max_age=settings.session_max_age, secure=settings.secure_cookies
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limits=settings.body_limits)  # outermost: before anything reads
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     from traintriage.web import admin, api, comms, pages

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -243,33 +241,6 @@ def login_session(request: Request, user: User) -> None:
     request.session.update(
         user=user.name, pwf=security.password_fingerprint(user.password_hash), csrf=security.new_csrf_token()
     )
-
-
-class LoginThrottle:
-    """At most `limit` failed logins per user name and per client in `window` seconds."""
-
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
-        self.failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        for key in keys:
-            q = self.failures[key]
-            while q and now - q[0] > self.window:
-                q.popleft()
-            if len(q) >= self.limit:
-                return True
-        return False
-
-    def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self.failures[key].append(now)
-
-    def reset(self, *keys: str) -> None:
-        for key in keys:
-            self.failures.pop(key, None)
 
 
 # Parameter types for the routes (FastAPI dependencies as Annotated aliases).

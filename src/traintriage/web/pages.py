@@ -6,6 +6,7 @@ Log content reaches the templates as data and is escaped by Jinja2's autoescape.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -29,6 +30,8 @@ from traintriage.web.auth import (
     Reviewer,
     login_session,
 )
+from traintriage.web.security import MAX_PASSWORD_LENGTH
+from traintriage.web.throttle import MAX_NAME_LENGTH, client_address
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,18 +87,28 @@ def login(request: Request, form: CsrfForm, env: EnvDep) -> Response:
     name, password = _field(form, "name"), str(form.get("password") or "")
     target = local_path(_field(form, "next"))
     throttle = request.app.state.throttle
-    client = request.client.host if request.client else "?"
-    keys = (f"user:{name}", f"ip:{client}")
-    if throttle.blocked(*keys):
-        context = {"next": target, "error": "Too many failed logins; wait a few minutes.", "name": name}
-        return render(request, "login.html", context, None, status=429)
-    user = accounts.get_user(env.store, name) if name else None
-    ok = security.verify_password(user.password_hash if user else None, password)
+    address = client_address(request, request.app.state.trusted_proxies)
+    wait = throttle.wait(name, address)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        context = {
+            "next": target,
+            "error": f"Too many failed logins; try again in {seconds} s.",
+            "name": name,
+        }
+        response = render(request, "login.html", context, None, status=429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    valid_name = 0 < len(name) <= MAX_NAME_LENGTH
+    user = accounts.get_user(env.store, name) if valid_name else None
+    ok = len(password) <= MAX_PASSWORD_LENGTH and security.verify_password(
+        user.password_hash if user else None, password
+    )
     if not ok or user is None or user.disabled:
-        throttle.fail(*keys)
-        context = {"next": target, "error": "Wrong user name or password.", "name": name}
+        throttle.fail(name if valid_name else "", address)
+        context = {"next": target, "error": "Wrong user name or password.", "name": name[:MAX_NAME_LENGTH]}
         return render(request, "login.html", context, None, status=401)
-    throttle.reset(*keys)
+    throttle.succeed(name, address)
     login_session(request, user)
     return RedirectResponse(target, status_code=303)
 

@@ -20,8 +20,14 @@ import secrets
 import time
 from typing import Any
 
+from traintriage.core.errors import InvalidInput
+
 TOKEN_PREFIX = "tt_"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MIN_PASSWORD_LENGTH = 12
+"""OWASP ASVS 4.0 V2.1.1: user-set passwords of at least 12 characters (a passphrase)."""
+MAX_PASSWORD_LENGTH = 1024
+"""Longer ones are refused: scrypt's cost grows with the input, and no one types more."""
 
 ROLE_RANK = {"viewer": 0, "developer": 1, "deployer": 2, "admin": 3}
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -49,9 +55,20 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 # --- passwords --------------------------------------------------------------------------
 
 
+def password_problem(password: str) -> str | None:
+    """Why a new password is not acceptable, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"a password needs at least {MIN_PASSWORD_LENGTH} characters (a passphrase is easiest)"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"a password has at most {MAX_PASSWORD_LENGTH} characters"
+    return None
+
+
 def hash_password(password: str) -> str:
-    if not password:
-        raise ValueError("empty password")
+    """The stored form of a new password; InvalidInput if `password_problem` has an objection."""
+    problem = password_problem(password)
+    if problem is not None:
+        raise InvalidInput(problem)
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"

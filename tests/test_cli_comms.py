@@ -21,6 +21,8 @@ from tests.web_helpers import NEW, Train, build_train
 from traintriage.core.timeparse import iso
 from traintriage_sim.receivers import FakePhabricator, SmtpReceiver, WebhookReceiver, serve_http, serve_smtp
 
+pytestmark = pytest.mark.slow  # local HTTP/SMTP receivers, CLI subprocesses: seconds per test
+
 TOKEN = "api-demo-token"
 
 

@@ -26,6 +26,8 @@ from traintriage.store.reviews import add_review, audit_log, triage_state
 from traintriage.triage.owners import load_owners
 from traintriage_sim.receivers import FakePhabricator, SmtpReceiver, WebhookReceiver, serve_http, serve_smtp
 
+pytestmark = pytest.mark.slow  # local HTTP/SMTP receivers, CLI subprocesses: seconds per test
+
 TOKEN = "api-test-token"
 
 

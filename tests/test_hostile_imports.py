@@ -122,6 +122,7 @@ def test_bad_step_stored_before_validation_does_not_break_loading(store: Store) 
     assert [s.message for s in load_deploy_steps(store)] == ["ok"]
 
 
+@pytest.mark.slow
 def test_cli_deploys_import_survives_deep_json(tmp_path: Path) -> None:
     path = tmp_path / "deploys.jsonl"
     good = '{"at": "2021-01-19T19:05:00Z", "version": "1.36.0-wmf.27", "group": "group0"}'
@@ -163,6 +164,7 @@ def test_exposure_rejects_huge_counts_unknown_groups_and_bad_values() -> None:
     assert "given on line 2 already" in reasons[10]
 
 
+@pytest.mark.slow
 def test_cli_exposure_import_says_when_it_replaces_hours(tmp_path: Path) -> None:
     db = str(tmp_path / "t.db")
     first = tmp_path / "a.csv"
@@ -189,6 +191,7 @@ def test_cli_exposure_import_says_when_it_replaces_hours(tmp_path: Path) -> None
 # --- dblists --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_binary_dblist_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "group0.dblist").write_bytes(b"testwiki\n\x89PNG\r\n\x1a\n\x00\xff\xfe")
     with pytest.raises(DblistError, match=r"group0.dblist:2: not UTF-8 text"):
@@ -198,6 +201,7 @@ def test_binary_dblist_is_a_clear_error(tmp_path: Path) -> None:
     assert "group0.dblist:2: not UTF-8 text" in out.stderr
 
 
+@pytest.mark.slow
 def test_dblist_symlinks_do_not_leave_the_directory(tmp_path: Path) -> None:
     outside = tmp_path / "secret.txt"
     outside.write_text("enwiki\n")

@@ -1,12 +1,14 @@
 """Triage commands: review a signature, read its history and the audit log, coverage.
 
-Thin Click layer over store/reviews.py and triage/ (rules in docs/triage.md).
+Thin Click layer over services/reviews.py (a review is one transaction), store/reviews.py
+(reading the record) and triage/ (rules in docs/triage.md).
 Invalid input (unknown verdict, bad task) is a usage error (exit 64); an unknown
 signature exits 66 (cli/errors.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -70,54 +72,28 @@ def review(
     A verdict applies to its version and later ones, until a later version flags the
     signature NEW or REGRESSED again. Every change goes to the audit log.
     """
-    from traintriage.store import reviews as rv
+    from traintriage.services.reviews import ReviewChange, record_review
 
     who = actor or os.environ.get("USER")
     if not who:
         usage("who is reviewing? give --as NAME (or set $USER)")
-    if mute_until and mute_until_escalates:
-        usage("give --mute-until DATE or --mute-until-escalates, not both")
-    if unmute and (mute_until or mute_until_escalates):
-        usage("--unmute cannot be combined with a new mute")
-    when, until = at, mute_until
-    if verdict is None and version:
-        usage("--version scopes a verdict: give --verdict too")
-    changes = bool(tasks or note or assignee is not None or until or mute_until_escalates or unmute)
-    if verdict is None and not changes:
-        usage("nothing to record: give --verdict, --task, --note, --assignee or a mute option")
+    change = ReviewChange(
+        signature=signature,
+        actor=who,
+        verdict=verdict,
+        version=version,
+        tasks=tasks,
+        note=note,
+        assignee=assignee,
+        mute_until=mute_until,
+        mute_until_escalates=mute_until_escalates,
+        unmute=unmute,
+        at=at,
+    )
+    change.check()  # a refused combination is a usage error before the store is opened
     store = open_db(db)
-    sig = _resolve(store, signature)
-    out: dict[str, Any] = {"signature": sig}
-    if verdict is not None:
-        record = rv.add_review(
-            store,
-            signature=sig,
-            verdict=verdict,
-            reviewer=who,
-            version=version,
-            assignee=assignee,
-            note=note,
-            tasks=tasks,
-            mute_until=until,
-            mute_until_escalates=mute_until_escalates,
-            at=when,
-        )
-        out["review"] = record.to_dict()
-        if assignee is not None and not assignee.strip():
-            rv.set_assignee(store, sig, None, who, at=when)
-    else:
-        for task in tasks:
-            rv.link_task(store, sig, task, who, at=when)
-        if assignee is not None:
-            rv.set_assignee(store, sig, assignee, who, at=when)
-        if note:
-            rv.add_note(store, sig, note, who, at=when)
-        if until or mute_until_escalates:
-            rv.set_mute(store, sig, who, until=until, until_escalates=mute_until_escalates, at=when)
-    if unmute:
-        rv.set_mute(store, sig, who, at=when)
-    state = rv.triage_state(store, [sig]).get(sig, rv.SignatureTriage())
-    out["state"] = state.to_dict()
+    outcome = record_review(store, dataclasses.replace(change, signature=_resolve(store, signature)))
+    sig, state, out = outcome.signature, outcome.state, outcome.to_dict()
     if as_json:
         dump(out)
         return

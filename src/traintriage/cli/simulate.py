@@ -32,8 +32,8 @@ def _date(ctx: click.Context, param: click.Parameter, value: str) -> dt.date:
     "--weeks",
     default=4,
     show_default=True,
-    type=click.IntRange(min=1),
-    help="Train weeks to simulate (one version per week).",
+    type=click.IntRange(min=2),
+    help="Train weeks to simulate (one version per week; a train needs two).",
 )
 @click.option("--seed", default=1, show_default=True)
 @click.option(

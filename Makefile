@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo
 
-.PHONY: install demo receivers test quick lint types unit bench clean system-deps
+.PHONY: install demo receivers test quick lint docs types unit bench clean system-deps
 
 $(BIN)/traintriage: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,17 +29,22 @@ demo: install  ## simulate a 4-week train, load it into ./demo/traintriage.db, s
 	$(BIN)/traintriage train status 1.36.0-wmf.28 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z --owners examples/OWNERS
 	-$(BIN)/traintriage gate --version 1.36.0-wmf.28 --stage group1 --db $(DEMO)/traintriage.db --at 2021-01-27T20:10:00Z
 
-lint: install  ## ruff, formatting and the import-layer contracts
+lint: install  ## ruff, formatting, the import-layer contracts and the generated README sections
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/cog --check README.md
+
+docs: install  ## regenerate the README's generated sections (command list, exit codes)
+	$(BIN)/cog -r README.md
 
 types: install
 	$(BIN)/mypy
 
 # Coverage of the whole suite (in-process code only: CLI subprocesses are not counted), gated
-# at the total measured when the gate was set (89.49%, 883 tests); raise it when coverage grows, never lower it.
-COV_FAIL_UNDER := 89
+# at the total measured when the gate was set (93.83%, 981 tests, after the CliRunner tests of every
+# command; 89.49% before them); raise it when coverage grows, never lower it.
+COV_FAIL_UNDER := 93
 
 unit: install
 	$(BIN)/python -m pytest -q --cov=traintriage --cov=traintriage_sim --cov-report=term:skip-covered \

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.postgres)
         if names & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
+
+
+SLOW_SECONDS = 1.0  # a test this slow belongs behind @pytest.mark.slow (`make quick` leaves those out)
+_durations: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "slow" not in report.keywords:  # shared fixtures' set-up is not the test's
+        _durations[report.nodeid] = report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Name the tests not marked slow whose run took SLOW_SECONDS or more (`make quick` shows them)."""
+    slow = sorted((t, n) for n, t in _durations.items() if t >= SLOW_SECONDS)
+    if slow and "not slow" in (config.getoption("markexpr") or ""):
+        terminalreporter.section("slow tests not marked @pytest.mark.slow")
+        for seconds, nodeid in reversed(slow):
+            terminalreporter.write_line(f"{seconds:6.2f}s {nodeid}")
 
 
 def _unavailable(reason: str) -> None:

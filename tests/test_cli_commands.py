@@ -23,7 +23,7 @@ import click
 import pytest
 
 from tests.helpers import SimTrain, cli
-from traintriage.cli import main
+from traintriage.cli import reference
 from traintriage_sim.receivers import FakePhabricator, WebhookReceiver, serve_http
 
 W27, W28 = "1.36.0-wmf.27", "1.36.0-wmf.28"
@@ -423,22 +423,8 @@ RECIPES: dict[str, list[Step]] = {
 }
 
 
-def leaf_commands(
-    group: click.Group = main, prefix: tuple[str, ...] = ()
-) -> Iterator[tuple[str, click.Command]]:
-    """Every command a user can run, as its path ('deploys import'); groups that run are included."""
-    for name, command in sorted(group.commands.items()):
-        path = (*prefix, name)
-        if isinstance(command, click.Group):
-            if command.invoke_without_command:
-                yield " ".join(path), command
-            yield from leaf_commands(command, path)
-        else:
-            yield " ".join(path), command
-
-
 def test_every_command_has_a_recipe() -> None:
-    commands = dict(leaf_commands())
+    commands = dict(reference.commands())
     assert sorted(set(commands) - set(RECIPES)) == [], "commands without a recipe in RECIPES"
     assert sorted(set(RECIPES) - set(commands)) == [], "recipes for commands that do not exist"
     for path, command in commands.items():

@@ -49,6 +49,7 @@ def _damage(db: Path, tables: tuple[str, ...]) -> None:
             fh.write(b"\xff" * page_size)
 
 
+@pytest.mark.slow
 def test_damaged_store_is_a_clear_error_in_ingest_signatures_and_gate(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     first = tmp_path / "a.log"
@@ -129,6 +130,7 @@ def test_full_disk_during_ingest_is_a_clear_error_and_a_rerun_completes(tmp_path
     assert stored2.split() == ["12000", "12000", "ok"]
 
 
+@pytest.mark.slow
 def test_full_disk_writing_rejects_names_the_file(tmp_path: Path) -> None:
     """`--rejects` on a full device: a clear I/O error naming the file; the counts were committed."""
     path = tmp_path / "a.log"

@@ -15,6 +15,8 @@ from traintriage.core.timeparse import iso
 from traintriage.store.db import Store
 from traintriage.store.reviews import add_review
 
+pytestmark = pytest.mark.slow  # a web train per module: seconds of set-up
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Train:

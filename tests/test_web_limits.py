@@ -21,6 +21,8 @@ from tests.web_helpers import Train, build_train
 from traintriage.web.limits import BodyLimits
 from traintriage.web.throttle import LoginThrottle, client_address, parse_networks
 
+pytestmark = pytest.mark.slow  # web trains, live servers, deliberate waits: seconds per test
+
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Train, dict[str, str]]:

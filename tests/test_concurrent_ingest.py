@@ -8,6 +8,7 @@ plus deterministic interleavings: a second ingest commits in the middle of the f
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from tests.helpers import synthetic_lines
 from traintriage.ingest.pipeline import Ingester, IngestOptions, ingest
+from traintriage.ingest.sources import SpooledStream
 from traintriage.store.db import Store
 from traintriage.store.reads import store_stats, top_signatures
 
@@ -167,31 +169,41 @@ def test_template_clash_reloads_miners_and_rereads(db_url: str, tmp_path: Path) 
     other.close()
 
 
-def test_stdin_is_replayed_after_a_clash(db_url: str, tmp_path: Path) -> None:
+def test_stdin_is_replayed_after_a_clash(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """stdin cannot be read twice: what was read since the last commit is spooled and replayed."""
     a_lines, a_expected = free_text(1200, seed=11)
     b_lines, b_expected = free_text(1200, seed=12, start_hour=3)
     b = _write(tmp_path / "b.log", b_lines)
-    script = (
-        "import sys\n"
-        "from traintriage.ingest.pipeline import IngestOptions, Ingester, ingest\n"
-        "from traintriage.store.db import Store\n"
-        f"store, other = Store({db_url!r}), Store({db_url!r})\n"
-        "done = []\n"
-        "def b_runs_now(name, line, reason):\n"
-        "    if not done:\n"
-        f"        done.append(ingest(other, [{str(b)!r}]).events)\n"
-        "ing = Ingester(store, IngestOptions(batch_events=400, on_reject=b_runs_now))\n"
-        "r = ing.run(['-'])\n"
-        "print(ing.conflicts, r.events, r.rejected, done[0])\n"
-    )
     stdin = "\n".join(["garbage"] + a_lines) + "\n"  # B commits before A's first commit
-    out = subprocess.run(
-        [sys.executable, "-c", script], input=stdin.encode(), capture_output=True, check=False
-    )
-    assert out.returncode == 0, out.stderr.decode()
-    conflicts, events, rejected, b_events = (int(x) for x in out.stdout.split())
-    assert conflicts >= 1 and (events, rejected, b_events) == (1200, 1, 1200)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+    other = Store(db_url)
+    done: list[int] = []
+
+    def b_runs_now(name: str, line: int, reason: str) -> None:
+        if not done:
+            done.append(ingest(other, [str(b)]).events)
+
     with Store(db_url) as store:
+        ingester = Ingester(store, IngestOptions(batch_events=400, on_reject=b_runs_now))
+        report = ingester.run(["-"])
+        assert ingester.conflicts >= 1 and done == [1200]
+        assert (report.events, report.rejected) == (1200, 1)
         assert store_stats(store)["events"] == 2400
         _check_templates(store, {k: a_expected[k] + b_expected[k] for k in a_expected})
+    other.close()
+
+
+def test_spooled_stream_replays_uncommitted_lines_then_continues() -> None:
+    stream = SpooledStream(io.BytesIO(b"one\ntwo\nthree\nfour\n"))
+    assert [stream.readline(), stream.readline()] == [b"one\n", b"two\n"]
+    stream.pending = (2, 2, 0)
+    stream.commit()
+    assert stream.readline() == b"three\n"
+    stream.rewind()  # a clash: "three" was not committed
+    assert stream.committed == (2, 2, 0)
+    assert [stream.readline(), stream.readline(), stream.readline()] == [b"three\n", b"four\n", b""]
+    stream.rewind()
+    assert [stream.readline(), stream.readline(), stream.readline()] == [b"three\n", b"four\n", b""]
+    stream.close()

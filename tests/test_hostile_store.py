@@ -21,6 +21,7 @@ from tests.helpers import mw_line, synthetic_lines
 from traintriage.core.errors import StorageFull, Unavailable
 from traintriage.ingest.pipeline import ingest
 from traintriage.store.db import Store
+from traintriage.store.failures import storage_error
 from traintriage.store.reads import store_stats, top_signatures
 
 EX_UNAVAILABLE = 69
@@ -160,3 +161,32 @@ def test_lost_postgresql_connection_is_unavailable(pg_url: str) -> None:
             top_signatures(store)
         with pytest.raises(Unavailable, match="connection lost"), store.transaction() as cur:
             cur.execute("SELECT 1")
+
+
+def test_driver_failures_map_to_core_errors() -> None:
+    """The mapping itself, on real driver exception classes (store/failures.py)."""
+    import psycopg
+
+    def sqlite_error(name: str, code: int) -> sqlite3.DatabaseError:
+        err = sqlite3.OperationalError(name.lower())
+        err.sqlite_errorname, err.sqlite_errorcode = name, code  # type: ignore[attr-defined]
+        return err
+
+    cases = [
+        (sqlite_error("SQLITE_FULL", 13), StorageFull, "the disk is full"),
+        (sqlite_error("SQLITE_CORRUPT", 11), Unavailable, "is damaged"),
+        (sqlite_error("SQLITE_NOTADB", 26), Unavailable, "is damaged"),
+        (sqlite_error("SQLITE_IOERR_WRITE", 778), Unavailable, "input/output error"),
+        (sqlite_error("SQLITE_READONLY", 8), Unavailable, "read-only"),
+        (sqlite_error("SQLITE_BUSY", 5), Unavailable, "locked"),
+        (psycopg.errors.DiskFull("no space"), StorageFull, "the disk is full"),
+        (psycopg.errors.OutOfMemory("oom"), Unavailable, "out of resources"),
+        (psycopg.errors.DataCorrupted("bad page"), Unavailable, "is damaged"),
+        (psycopg.errors.AdminShutdown("bye"), Unavailable, "connection lost"),
+        (psycopg.OperationalError("server closed the connection"), Unavailable, "connection lost"),
+    ]
+    for err, kind, words in cases:
+        mapped = storage_error(err, "db")
+        assert type(mapped) is kind and words in str(mapped), (err, mapped)
+    assert storage_error(sqlite_error("SQLITE_ERROR", 1), "db") is None  # a bad statement: a bug
+    assert storage_error(psycopg.errors.UniqueViolation("dup"), "db") is None

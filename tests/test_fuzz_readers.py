@@ -17,6 +17,7 @@ import math
 import string
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,8 @@ from traintriage.store.reads import store_stats
 from traintriage.train.deploylog import parse_lines
 from traintriage.train.exposure import parse_exposure
 from traintriage.train.groups import DblistError, parse_dblist
+
+pytestmark = pytest.mark.slow  # hundreds of examples each: seconds, not milliseconds
 
 FUZZ = settings(
     derandomize=True,

@@ -11,7 +11,7 @@ import click
 import pytest
 
 from traintriage.cli.errors import EXIT_CODES
-from traintriage.cli.reference import commands, summary, usage
+from traintriage.cli.reference import commands, markdown_commands, markdown_exit_codes, summary, usage
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 DOCUMENTED = set(re.findall(r"^\| `(traintriage [^`]+)` \| ", README, re.M))
@@ -35,3 +35,9 @@ def test_every_command_says_what_it_does(path: str, command: click.Command) -> N
 def test_every_exit_code_is_documented() -> None:
     for code, meaning in EXIT_CODES.items():
         assert f"| {code} | {meaning} |" in README
+
+
+def test_the_generated_readme_sections_are_current() -> None:
+    """What `cog --check README.md` checks in `make lint`, for `make quick` too."""
+    assert markdown_commands() in README, "the README's command list is stale: run `make docs`"
+    assert markdown_exit_codes() in README, "the README's exit codes are stale: run `make docs`"

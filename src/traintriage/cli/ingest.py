@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from traintriage.cli.app import command
+from traintriage.cli.errors import FAILED
 from traintriage.cli.options import WHEN, db_option, dump, field_map_option, json_option, open_db
 
 FORMAT_HELP = (
@@ -75,7 +76,7 @@ def fingerprint(files: tuple[str, ...], field_map: Any, fmt: str) -> None:
             if name != "-":
                 stream.close()
     if failed == len(names):
-        sys.exit(1)
+        sys.exit(FAILED)
 
 
 class _Progress:
@@ -180,17 +181,20 @@ def ingest(
             rejects_fh.close()
     if report.events:  # new events may place wikis no dblist names: store their inferred groups
         infer_wiki_groups(store)
-    rate = report.events / report.seconds if report.seconds > 0 else 0.0
+    # a source's counts are its totals over every run; the summary is about this run
+    events = sum(s.events - (s.started or (0, 0))[0] for s in report.sources)
+    rejected = sum(s.rejected - (s.started or (0, 0))[1] for s in report.sources)
+    rate = events / report.seconds if report.seconds > 0 else 0.0
     if as_json:
         dump(
             {
-                "events": report.events,
-                "rejected": report.rejected,
+                "events": events,
+                "rejected": rejected,
                 "seconds": round(report.seconds, 3),
                 "events_per_second": round(rate),
                 "new_signatures": report.new_signatures,
                 "sources": [
-                    {
+                    {  # events and rejected: the source's totals, this run included
                         "name": s.name,
                         "events": s.events,
                         "rejected": s.rejected,
@@ -221,11 +225,11 @@ def ingest(
                     err=True,
                 )
         click.echo(
-            f"ingested {report.events:,} events ({report.rejected:,} rejected) from {len(report.sources)} source(s) "
+            f"ingested {events:,} events ({rejected:,} rejected) from {len(report.sources)} source(s) "
             f"in {report.seconds:.2f}s, {rate:,.0f} events/s; {report.new_signatures:,} new signatures"
         )
     if report.failed and len(report.failed) == len(report.sources):
-        sys.exit(1)
+        sys.exit(FAILED)
 
 
 COMMANDS = [fingerprint, ingest]

@@ -153,8 +153,7 @@ def test_file_a_task_for_a_new_error_to_phabricator(
     assert filed.id in triage_state(store, [t.new_sig])[t.new_sig].tasks
     filed_entry = next(e for e in audit_log(store, signature=t.new_sig) if e.action == "task-filed")
     assert filed_entry.detail["backend"] == "phabricator" and filed_entry.actor == "ana"
-    # the new subtask is open: after a refresh it blocks the train, naming this signature
-    refresh_blocker(store, client, NEW, now=t.at + 1)
+    # the new subtask is open: filing refreshed the blocker view, so it blocks the train at once
     rule = next(r for r in train_status(store, NEW, t.at + 2).rules if r.id == "nogo.open-blocker-task")
     assert rule.fired and t.new_sig in rule.signatures
     # already linked now: the next duplicate search says so

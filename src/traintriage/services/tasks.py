@@ -24,7 +24,7 @@ from traintriage.core.versions import version_key
 from traintriage.detect.blockers import TaskState
 from traintriage.remote import http
 from traintriage.remote.conduit import ConduitClient, FiledTask
-from traintriage.services.blockers import blocker_evidence, cached_states, linked_tasks
+from traintriage.services.blockers import blocker_evidence, cached_states, linked_tasks, refresh_blocker
 from traintriage.services.ownership import owner_of_signature
 from traintriage.store.db import Store
 from traintriage.store.reads import SignatureDetail, signature_detail
@@ -299,6 +299,11 @@ def file_task(
             fields=fields,
         )
         save_task_states(store, [TaskState(filed.id, draft.title, "open", filed.url)], at=at)
+        ev = blocker_evidence(store, draft.version) if draft.parent and draft.version else None
+        if ev is not None and ev.task is not None and ev.task.id == draft.parent:
+            refresh_blocker(
+                store, client, draft.version or "", task=draft.parent, now=at
+            )  # the new subtask blocks
     elif backend == "webhook":
         if not settings.webhook:
             raise InvalidInput("no task webhook configured (--webhook URL or $TRAINTRIAGE_TASK_WEBHOOK)")

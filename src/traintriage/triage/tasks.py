@@ -112,6 +112,7 @@ class TaskDraft:
     frames: tuple[Frame, ...] = ()
     trace_in_link: bool = True
     warnings: tuple[str, ...] = field(default=())
+    version: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -122,6 +123,7 @@ class TaskDraft:
             "error_url": self.error_url,
             "projects": list(self.projects),
             "parent": self.parent,
+            "version": self.version,
             "create_url": self.create_url,
             "search": self.search,
             "trace_in_link": self.trace_in_link,
@@ -421,6 +423,7 @@ def render_task(
         frames=frames,
         trace_in_link=in_link,
         warnings=tuple(warnings),
+        version=facts.version,
     )
 
 

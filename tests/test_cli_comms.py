@@ -1,20 +1,20 @@
-"""The communication commands as a user runs them: real processes, a real store, and real local
-receivers (a Phabricator speaking Conduit, a webhook receiver, an SMTP server on 127.0.0.1)."""
+"""The communication commands as a user runs them (in-process through Click's runner), on a real
+store with real local receivers (a Phabricator speaking Conduit, a webhook receiver, an SMTP server
+on 127.0.0.1)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import cli
 from tests.history_136 import TRAINS, wikiversions_log
 from tests.test_report_pure import GIT_LOG
 from tests.web_helpers import NEW, Train, build_train
@@ -26,14 +26,17 @@ pytestmark = pytest.mark.slow  # local HTTP/SMTP receivers, CLI subprocesses: se
 TOKEN = "api-demo-token"
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "traintriage", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
+@dataclass
+class Out:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Out:
+    """`traintriage ARGS` in-process (CliRunner, so coverage sees the commands), stdout and stderr apart."""
+    result = cli(*args, env=env)
+    return Out(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +245,23 @@ def test_cycle_figures_reproduced_from_the_imported_136_history(tmp_path: Path) 
     assert essay["trains"][0] == "1.36.0-wmf.1" and essay["trains"][-1] == "1.36.0-wmf.30"
     later = json.loads(run("cycle", "--db", db, "--start", "2020-09-08", "--weeks", "30", "--json").stdout)
     assert (later["versions"], later["rollbacks"]) == (24, 30)
+
+
+def test_summary_is_sent_through_an_email_channel(train: Train, tmp_path: Path) -> None:
+    box = SmtpReceiver()
+    with serve_smtp(box) as (host, port):
+        config = tmp_path / "notify.toml"
+        config.write_text(
+            f'[channels.mail]\ntype = "email"\nsmtp = "{host}:{port}"\nfrom = "tt@example.org"\n'
+            'to = ["wikitech-l@example.org"]\n'
+        )
+        env = {"TRAINTRIAGE_DB": train.db}
+        out = run("summary", NEW, "--at", iso(train.at), "--send", "mail", "--notify", str(config), env=env)
+        assert out.returncode == 0, out.stderr
+        assert run("summary", NEW, "--send", "nope", "--notify", str(config), env=env).returncode == 64
+    (mail,) = box.mails
+    msg = mail.message()
+    assert msg["Subject"] == f"Summary of {NEW} train deployment" and mail.rcpt_to == [
+        "wikitech-l@example.org"
+    ]
+    assert "Last 2 trains" in msg.get_content()

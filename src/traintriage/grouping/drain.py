@@ -49,6 +49,7 @@ _PATH = re.compile(
 )
 _KEY_VALUE = re.compile(r"([A-Za-z_][\w.\-]*+)[=:](?![/:])\S")
 _SHAPES: dict[str, str] = {}
+_MEMO_LIMIT = 50_000  # token lists remembered per miner (an exact memo: a clear only costs speed)
 _PSR3 = re.compile(r"\{[A-Za-z_][\w.\-]*\}").fullmatch  # a PSR-3 placeholder kept in a template
 SHAPES = ("dotted", "path", "kv")
 
@@ -139,6 +140,10 @@ class TemplateMiner:
         self.max_children = max_children
         self._templates: list[list[str]] = []
         self._root: dict[int, _Node] = {}
+        # Changes of the state (a template, a cluster or a tree node added or generalised);
+        # the memo of `add` holds only answers given at the current generation.
+        self.generation = 0
+        self._memo: dict[tuple[str, ...], int] = {}
 
     def __len__(self) -> int:
         return len(self._templates)
@@ -146,7 +151,30 @@ class TemplateMiner:
     # --- public API -----------------------------------------------------------
 
     def add(self, tokens: list[str]) -> tuple[int, bool]:
-        """Learn one message; return (cluster id, whether its template changed or is new)."""
+        """Learn one message; return (cluster id, whether its template changed or is new).
+
+        Exact memo: a message that changed nothing maps to its cluster for as long as the
+        miner's state stays as it was (`generation` counts the changes), since `add` of the
+        same tokens to the same state gives the same answer and changes nothing again.
+        """
+        key = tuple(tokens)
+        memo = self._memo
+        hit = memo.get(key)
+        if hit is not None:
+            return hit, False
+        before = self.generation
+        cluster, changed = self._add(tokens)
+        if changed:
+            self.generation += 1
+        if self.generation == before:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[key] = cluster
+        else:
+            memo.clear()
+        return cluster, changed
+
+    def _add(self, tokens: list[str]) -> tuple[int, bool]:
         leaf = self._leaf(tokens, learn=True)
         assert leaf is not None  # learning always finds or creates a leaf
         best = self._best(leaf.ids, tokens)
@@ -274,6 +302,7 @@ class TemplateMiner:
             if not learn:
                 return None
             node = self._root[len(tokens)] = _Node()
+            self.generation += 1
         for token in tokens[: self.depth - 2]:
             key = WILDCARD if _IS_PARAM(token) or self._shape(token) else token
             child = node.children.get(key)
@@ -287,6 +316,7 @@ class TemplateMiner:
                 child = node.children.get(key)
                 if child is None:
                     child = node.children[key] = _Node()
+                    self.generation += 1
             node = child
         return node
 

@@ -36,6 +36,7 @@ from traintriage.grouping.stacktrace import throw_site, top_in_app_frames
 _UNCAUGHT = re.compile(r"^(?:PHP Fatal error:\s+)?Uncaught (?P<cls>[A-Za-z_\\][\w\\]*)[:(]")
 _CLASS_PREFIX = re.compile(r"^(?P<cls>[A-Za-z_\\][\w\\]*(?:Exception|Error|Throwable))\b:")
 _CACHE_LIMIT = 200_000
+_SITE_LIMIT = 20_000  # distinct (class, file, trace) remembered: each holds a trace of a few KB
 _TITLE_LIMIT = 240
 
 
@@ -79,6 +80,10 @@ class Grouper:
         self.template_ids: dict[tuple[str, int], str] = dict(known_templates or {})
         self.new_templates: dict[tuple[str, int], SignatureInfo] = {}
         self.changed_scopes: set[str] = set()
+        # Two levels (issue 10): (class, file, trace) -> site number, then (channel, site
+        # number, text) -> signature for exceptions; (channel, text) -> signature otherwise.
+        self._site_ids: dict[tuple[str | None, str | None, str | None], int] = {}
+        self._next_site = 0
         self._cache: dict[tuple[Any, ...], SignatureInfo] = {}
         self._templates: dict[str, SignatureInfo] = {}
         self._sites: dict[tuple[str | None, str | None], tuple[str | None, tuple[str, ...]]] = {}
@@ -109,7 +114,11 @@ class Grouper:
                 message = self._strip_prefix(ev.message) if prefixed else ev.message
                 text = fill_placeholders(template, message, ev.context)
         if ev.exc_class or ev.trace or ev.exc_file:
-            key: tuple[Any, ...] = (channel, ev.exc_class, text, ev.exc_file, ev.trace)
+            skey = (ev.exc_class, ev.exc_file, ev.trace)
+            site = self._site_ids.get(skey)
+            if site is None:
+                site = self._site_id(skey)
+            key: tuple[Any, ...] = (channel, site, text)
             info = self._cache.get(key)
             if info is None:
                 info = self._exception_signature(channel, ev, text)
@@ -300,6 +309,20 @@ class Grouper:
         if len(self._templates) > _CACHE_LIMIT:
             self._templates.clear()
         return info
+
+    def _site_id(self, skey: tuple[str | None, str | None, str | None]) -> int:
+        """A small number for a distinct (class, file, trace): the first level of the cache.
+
+        Cache keys then hold one copy of each distinct trace (several KB) instead of one per
+        distinct message, which is what keeps memory flat (issue 10). Numbers are never reused,
+        so entries of the second level made before a clear can never be mistaken for others.
+        """
+        if len(self._site_ids) >= _SITE_LIMIT:
+            self._site_ids.clear()
+            self._cache.clear()  # its keys name sites by numbers no longer kept
+        self._next_site += 1
+        self._site_ids[skey] = self._next_site
+        return self._next_site
 
     def _remember(self, key: tuple[Any, ...], info: SignatureInfo) -> None:
         if len(self._cache) >= _CACHE_LIMIT:

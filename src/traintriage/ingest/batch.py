@@ -8,6 +8,7 @@ together with the read position, which is what makes ingest exactly-once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,11 @@ class Batch:
     buckets: dict[tuple[str, int], int] = field(
         default_factory=dict
     )  # (version, 10 s bucket) -> error events
-    samples: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = field(default_factory=dict)
+    # (sig, version) -> [(time, event)]: `render` turns an event into its stored (redacted)
+    # form, called by the store only for the samples it keeps (most runs keep none: a
+    # signature's versions already hold their five), so redaction is never wasted.
+    samples: dict[tuple[str, str], list[tuple[float, Any]]] = field(default_factory=dict)
+    render: Callable[[Any], dict[str, Any]] = field(default=dict)
     templates: dict[tuple[str, int], str] = field(default_factory=dict)  # new (scope, cluster) -> sig
     miner_states: dict[str, str] = field(default_factory=dict)  # scope -> JSON state
     titles: dict[str, str] = field(default_factory=dict)  # sig -> refreshed title (template signatures)

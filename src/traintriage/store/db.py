@@ -27,6 +27,7 @@ from traintriage.store.migrations import MIGRATIONS, SAMPLES_PER_VERSION, render
 
 DEFAULT_DB = "traintriage.db"
 IN_CHUNK = 500  # ids per SQLite IN list: well under its variable limit
+SQLITE_CACHE_KIB = 65_536  # page cache per connection (64 MiB; a limit, not an allocation)
 
 
 class StoreError(Unavailable):
@@ -299,10 +300,10 @@ class Store:
         self._upsert(
             cur,
             "counts AS c",
-            "signature, version, wiki, slot, events, requests",
-            "text text text int8 int8 int8",
-            [(s, v, w, h, a[0], a[1]) for (s, v, w, h), a in self.ordered(batch.cells.items())],
-            """ON CONFLICT (signature, version, wiki, slot) DO UPDATE SET
+            "version, slot, signature, wiki, events, requests",
+            "text int8 text text int8 int8",
+            [(v, h, s, w, a[0], a[1]) for (s, v, w, h), a in self.ordered(batch.cells.items())],
+            """ON CONFLICT (version, slot, signature, wiki) DO UPDATE SET
                 events = c.events + excluded.events,
                 requests = c.requests + excluded.requests""",
         )
@@ -366,8 +367,9 @@ class Store:
             room = SAMPLES_PER_VERSION - int(count)
             if room <= 0:
                 continue
+            render = batch.render
             rows = [
-                (sig, version, int(top) + i + 1, ts, json.dumps(event, ensure_ascii=False))
+                (sig, version, int(top) + i + 1, ts, json.dumps(render(event), ensure_ascii=False))
                 for i, (ts, event) in enumerate(samples[:room])
             ]
             cur.executemany(
@@ -421,6 +423,8 @@ def _connect_sqlite(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA foreign_keys=ON")
+        # A page cache that holds the pages one ingest batch touches (the default is 2 MB).
+        conn.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     except sqlite3.DatabaseError as err:
         raise StoreError(f"cannot open database {path}: {err}") from None
     return conn

@@ -26,6 +26,12 @@ after release: add a new one. Each is applied in its own transaction and recorde
    notices (one row per notice and subscription, unique, with attempts and backoff),
    `notify_deliveries` the messages sent (rate limits count them), `notify_state` what was
    last told (the verdict per train stage); `backports` the imported backports per train.
+7. Speed (issue 10): `counts` is keyed time-first, `(version, slot, signature, wiki)`. Ingest
+   appends cells in time order, so each write lands at the right edge of the B-tree (a few
+   pages stay in cache) instead of at a random place per signature; every read of a train
+   selects a version and a slot range, which is this key's prefix. Reads by signature (its
+   page, `regroup`, history checks) use the `(signature, version, slot)` index.
+   Measured in issue 10: 8.1 -> 3.8 µs per event for the count writes.
 """
 
 from __future__ import annotations
@@ -303,6 +309,26 @@ MIGRATIONS: tuple[Migration, ...] = (
                 source TEXT NOT NULL,
                 PRIMARY KEY (version, change)
             )""",
+        ),
+    ),
+    Migration(
+        7,
+        "counts keyed time-first: (version, slot, signature, wiki), and a (signature, version, slot) index",
+        (
+            """CREATE TABLE counts_by_time (
+                version TEXT NOT NULL,
+                slot {BIGINT} NOT NULL,
+                signature TEXT NOT NULL,
+                wiki TEXT NOT NULL,
+                events {BIGINT} NOT NULL,
+                requests {BIGINT} NOT NULL,
+                PRIMARY KEY (version, slot, signature, wiki)
+            ){WITHOUT_ROWID}""",
+            "INSERT INTO counts_by_time (version, slot, signature, wiki, events, requests) "
+            "SELECT version, slot, signature, wiki, events, requests FROM counts",
+            "DROP TABLE counts",
+            "ALTER TABLE counts_by_time RENAME TO counts",
+            "CREATE INDEX counts_signature ON counts (signature, version, slot)",
         ),
     ),
 )

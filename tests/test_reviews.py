@@ -305,6 +305,9 @@ def test_blocker_stays_no_go_until_resolved(train: Train) -> None:
     assert status(train) == ("no-go", "nogo.blocker-review")
     rule = next(r for r in train_status(s, W28, CHECK).rules if r.id == "nogo.blocker-review")
     assert rule.detail == f"{train.new} (by ann, T2)"
+    # wmf.29 is announced (its testwikis step is in the future of CHECK): a review may name it
+    later = DeployStep(utc("2021-01-26T19:00"), ("testwikis",), W29, "ben", "forward", "to wmf.29", "t", 9)
+    save_deploy_steps(s, [later])
     add_review(s, signature=train.new, verdict="not-blocker", version=W29, reviewer="cy", at=CHECK - 1800)
     assert status(train) == ("no-go", "nogo.blocker-review")  # scoped to wmf.29: not about wmf.28
     add_review(s, signature=train.new, verdict="fixed-in", target="I3f9a0c1", reviewer="cy", at=CHECK - 900)

@@ -39,9 +39,10 @@ def _run(coro: Any) -> Any:
 class Client:
     """A browser-like client: one cookie jar; `html=True` asks for pages as a browser does."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, raise_app_exceptions: bool = True) -> None:
         self.app = app
         self.cookies = httpx.Cookies()
+        self.raise_app_exceptions = raise_app_exceptions  # False: see the 500 a real client gets
 
     def request(
         self, method: str, url: str, *, html: bool = False, token: str | None = None, **kw: Any
@@ -53,7 +54,7 @@ class Client:
             headers["authorization"] = f"Bearer {token}"
 
         async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
+            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=self.raise_app_exceptions)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://testserver", cookies=self.cookies
             ) as c:

@@ -159,14 +159,15 @@ def _xss_lines() -> list[str]:
     return out
 
 
-def build_train(directory: Path, *, xss: bool = False) -> Train:
-    """Write logs, ingest them into a fresh SQLite file, record deploys and groups."""
+def build_train(directory: Path, *, xss: bool = False, db: str | None = None) -> Train:
+    """Write logs, ingest them into a fresh SQLite file (or the empty store at `db`, e.g. a
+    PostgreSQL URL), record deploys and groups."""
     directory.mkdir(parents=True, exist_ok=True)
     lines = _stable_lines(AT) + _new_lines() + (_xss_lines() if xss else [])
     lines.sort(key=lambda line: json.loads(line)["@timestamp"])
     log = directory / "errors.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    db = str(directory / "traintriage.db")
+    db = db or str(directory / "traintriage.db")
     owners = directory / "OWNERS"
     owners.write_text(OWNERS, encoding="utf-8")
     with Store(db) as store:

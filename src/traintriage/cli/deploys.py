@@ -92,6 +92,23 @@ def deploys_list(db: str | None, version: str | None, as_json: bool) -> None:
         click.echo(f"{'':<16} landed: {landed or '-'}")
 
 
+@deploys.command("steps")
+@db_option
+@click.option("--version", "version", help="Only steps of this version.")
+@json_option
+def deploys_steps(db: str | None, version: str | None, as_json: bool) -> None:
+    """Stored deploy steps with their ids (for `traintriage retract deploy-step ID`)."""
+    from traintriage.store.retractions import deploy_step_rows
+
+    rows = [r for r in deploy_step_rows(open_db(db)) if version is None or r["version"] == version]
+    if as_json:
+        dump(rows)
+        return
+    for r in rows:
+        state = "  (retracted)" if r["retracted"] else ""
+        click.echo(f"{r['id']}  {iso(r['at'])}  {r['message']}  [{r['source']}:{r['line']}]{state}")
+
+
 @group()
 def deploy() -> None:
     """Record a deployment step as it happens (for deploy tools)."""

@@ -112,8 +112,16 @@ def parse_epoch_or_iso(value: object) -> float:
 
 
 def iso(ts: float) -> str:
-    """Format epoch seconds as an ISO 8601 UTC string with a Z suffix (for output)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Format epoch seconds as an ISO 8601 UTC string with a Z suffix (for output).
+
+    Never raises: a value no calendar can show (inf, NaN, beyond year 9999), which can only
+    come from a row stored before times were validated (issue 8), is shown as
+    `invalid time (inf)` instead of failing the whole page or command that lists it.
+    """
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError, TypeError):
+        return f"invalid time ({ts!r})"
 
 
 def parse_when(text: str) -> float:

@@ -12,9 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from traintriage.core.errors import InvalidInput
+from traintriage.core.validate import check_time, check_version
 from traintriage.store.db import Store
 from traintriage.store.reviews import SignatureTriage, triage_state, writing_triage
-from traintriage.triage.reviews import ReviewRecord
+from traintriage.triage.reviews import (
+    MAX_ASSIGNEE,
+    MAX_NAME,
+    MAX_NOTE,
+    MAX_TASKS,
+    MAX_VERDICT,
+    ReviewRecord,
+    check_text,
+    parse_task,
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,29 @@ class ReviewChange:
     at: float | None = None
 
     def check(self) -> None:
-        """Combinations no single change can express (InvalidInput, before anything is written)."""
+        """Every field and their combination, before anything is written (InvalidInput).
+
+        This is the one gate between what a reviewer sends (API, form, CLI) and the store:
+        times must be finite and in 2000..2100, versions well-formed, text bounded (issue 8:
+        a `mute_until` of `inf` was stored, and from then on every page and command that
+        met it failed). Whether the version is on the deployment timeline is checked by the
+        writer, against the stored timeline, in the same transaction.
+        """
+        check_text(self.actor, "reviewer", MAX_NAME)
+        check_text(self.verdict, "verdict", MAX_VERDICT)
+        check_text(self.target, "verdict target", MAX_VERDICT)
+        check_text(self.assignee, "assignee", MAX_ASSIGNEE)
+        check_text(self.note, "note", MAX_NOTE, multiline=True)
+        if len(self.tasks) > MAX_TASKS:
+            raise InvalidInput(f"{len(self.tasks)} tasks at once (limit {MAX_TASKS})")
+        for task in self.tasks:
+            parse_task(task)
+        if self.version is not None and self.version.strip():
+            check_version(self.version.strip(), "review version")
+        if self.mute_until is not None:
+            check_time(self.mute_until, "mute until")
+        if self.at is not None:
+            check_time(self.at, "review time")
         if self.mute_until is not None and self.mute_until_escalates:
             raise InvalidInput("give a mute-until time or mute-until-escalates, not both")
         if self.unmute and (self.mute_until is not None or self.mute_until_escalates):

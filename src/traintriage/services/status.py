@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from traintriage.core.errors import InvalidInput
+from traintriage.core.errors import InvalidInput, NotFound
+from traintriage.core.validate import version_problem
 from traintriage.core.vocabulary import CANARY_STAGES, STAGES
 from traintriage.detect.classify import Entry, classify
 from traintriage.detect.config import DetectionConfig
@@ -25,7 +26,29 @@ from traintriage.services.train import load_train
 from traintriage.store.db import Store
 from traintriage.store.reviews import load_effective_reviews
 from traintriage.store.snapshot import TrainContext, train_snapshot, window_errors, windowed_history
+from traintriage.store.trains import events_have_version
 from traintriage.triage.owners import OwnersFile
+
+
+def require_known_version(store: Store, version: str, context: TrainContext) -> None:
+    """Refuse a version the store has never heard of: InvalidInput when it is not a version
+    name at all (empty, blank, 10k characters), NotFound when no train has it.
+
+    Known means on the deployment timeline; a store without any deploy step knows the
+    versions of its events. Without this check a typo'd version was answered "go" by the
+    gate (nothing deployed, nothing to check) and an empty train status (issue 8).
+    """
+    problem = version_problem(version)
+    if problem is not None:
+        raise InvalidInput(problem)
+    deployed = context.timeline.versions()
+    if deployed:
+        if version not in deployed:
+            raise NotFound(
+                f"no train {version!r}: not on the deployment timeline (newest: {', '.join(deployed[:3])})"
+            )
+    elif not events_have_version(store, version):
+        raise NotFound(f"no train {version!r}: no deploy step and no event has this version")
 
 
 def train_status(
@@ -44,6 +67,8 @@ def train_status(
     the decision names the teams to ping (those owning what blocks or waits for triage).
     """
     config = config or DetectionConfig()
+    context = context or load_train(store)
+    require_known_version(store, version, context)
     snapshot = train_snapshot(
         store,
         version,
@@ -52,7 +77,7 @@ def train_status(
         baseline_seconds=config.baseline_hours * 3600,
         gate_window=config.gate_window_seconds,
         peak_min_events=config.peak_min_events,
-        context=context or load_train(store),
+        context=context,
     )
     classification = classify(snapshot, config)
     if reviews is None:  # the stored triage record, as it applies to this version at `at`
@@ -112,10 +137,16 @@ def gate(
     threshold: int | None = None,
     reviews: Mapping[str, Review] | None = None,
     owners: OwnersFile | None = None,
+    context: TrainContext | None = None,
 ) -> GateResult:
-    """May `version` be (or stay) at `stage`? Exit 0 go, 1 no-go, 2 inconclusive."""
+    """May `version` be (or stay) at `stage`? Exit 0 go, 1 no-go, 2 inconclusive.
+
+    An unknown version is NotFound and a malformed one InvalidInput, never an answer.
+    """
     if stage not in STAGES:
         raise InvalidInput(f"unknown stage {stage!r} (one of {', '.join(STAGES)})")
+    context = context or load_train(store)
+    require_known_version(store, version, context)
     config = config or DetectionConfig()
     limit = (
         threshold
@@ -123,7 +154,7 @@ def gate(
         else (config.canary_threshold if stage in CANARY_STAGES else config.production_threshold)
     )
     errors = window_errors(store, version, at, window)
-    decision = train_status(store, version, at, config, reviews, owners=owners)
+    decision = train_status(store, version, at, config, reviews, context=context, owners=owners)
 
     def result(code: int, verdict: str, reason: str, offenders: list[Entry]) -> GateResult:
         return GateResult(

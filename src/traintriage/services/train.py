@@ -15,6 +15,8 @@ from pathlib import Path
 
 from traintriage.core.errors import InvalidInput
 from traintriage.core.timeparse import iso
+from traintriage.core.validate import check_version
+from traintriage.core.vocabulary import STAGES
 from traintriage.store.db import Store
 from traintriage.store.snapshot import TrainContext
 from traintriage.store.trains import (
@@ -89,7 +91,17 @@ class RecordedStep:
 def record_deploy(
     store: Store, version: str, group: str, when: datetime, actor: str | None, source: str
 ) -> RecordedStep:
-    """Record that `group` ('all' for every group) now runs `version`, as deploy tools report it."""
+    """Record that `group` ('all' for every group) now runs `version`, as deploy tools report it.
+
+    Only the known groups (testwikis, group0, group1, group2, all) and a well-formed version
+    are accepted; `actor` is who the caller authenticated as (the web app never takes it
+    from the request body), at most 200 characters on one line.
+    """
+    if group not in (*STAGES, "all"):
+        raise InvalidInput(f"unknown group {group[:40]!r} (one of {', '.join(STAGES)} or all)")
+    check_version(version)
+    if actor is not None and (len(actor) > 200 or not actor.isprintable()):
+        raise InvalidInput("actor: at most 200 printable characters on one line")
     message = f"{group} wikis to {version}" if group != "all" else f"all wikis to {version}"
     try:
         groups, target, kind = parse_message(message)

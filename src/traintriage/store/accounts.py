@@ -36,6 +36,7 @@ class User:
     password_hash: str | None
     created_at: float
     disabled: bool
+    session_generation: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -73,7 +74,7 @@ class Token:
         }
 
 
-_USER_COLUMNS = "name, role, team, password_hash, created_at, disabled"
+_USER_COLUMNS = "name, role, team, password_hash, created_at, disabled, session_generation"
 
 
 def _user(row: tuple[object, ...]) -> User:
@@ -84,10 +85,11 @@ def _user(row: tuple[object, ...]) -> User:
         password_hash=str(row[3]) if row[3] is not None else None,
         created_at=float(row[4]),  # type: ignore[arg-type]
         disabled=bool(row[5]),
+        session_generation=int(row[6]),  # type: ignore[call-overload]
     )
 
 
-def _check_role(role: str) -> None:
+def check_role(role: str) -> None:
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
 
@@ -99,14 +101,14 @@ def create_user(
     store: Store, name: str, role: str, password_hash: str | None = None, team: str | None = None
 ) -> User:
     """Add a user; an existing name is an error (use the update functions)."""
-    _check_role(role)
+    check_role(role)
     name = name.strip()
     if not name or len(name) > 64 or any(c.isspace() for c in name):
         raise AccountError("a user name is 1-64 characters without spaces")
     if get_user(store, name) is not None:
         raise UserExists(f"user {name!r} exists already")
     store.execute(
-        f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0)",
+        f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, 0)",
         (name, role, team or None, password_hash, time.time()),
     )
     user = get_user(store, name)
@@ -133,12 +135,16 @@ def _require(store: Store, name: str) -> None:
 
 
 def set_password(store: Store, name: str, password_hash: str | None) -> None:
+    """A new password ends every session of the user (the generation moves)."""
     _require(store, name)
-    store.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+    store.execute(
+        "UPDATE users SET password_hash = ?, session_generation = session_generation + 1 WHERE name = ?",
+        (password_hash, name),
+    )
 
 
 def set_role(store: Store, name: str, role: str) -> None:
-    _check_role(role)
+    check_role(role)
     _require(store, name)
     store.execute("UPDATE users SET role = ? WHERE name = ?", (role, name))
 
@@ -151,7 +157,21 @@ def set_team(store: Store, name: str, team: str | None) -> None:
 def set_disabled(store: Store, name: str, disabled: bool) -> None:
     """Disable (or re-enable) a user: no login, and none of their tokens work."""
     _require(store, name)
-    store.execute("UPDATE users SET disabled = ? WHERE name = ?", (1 if disabled else 0, name))
+    store.execute(
+        "UPDATE users SET disabled = ?, session_generation = session_generation + 1 WHERE name = ?",
+        (1 if disabled else 0, name),
+    )
+
+
+def end_sessions(store: Store, name: str) -> None:
+    """End every session of the user, on every device (logout; a stolen cookie stops working)."""
+    _require(store, name)
+    store.execute("UPDATE users SET session_generation = session_generation + 1 WHERE name = ?", (name,))
+
+
+def count_admins(store: Store) -> int:
+    """Enabled admins: the last one may not be demoted or disabled through the web app."""
+    return int(store.query("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")[0][0])
 
 
 # --- API tokens -------------------------------------------------------------------------

@@ -32,6 +32,11 @@ after release: add a new one. Each is applied in its own transaction and recorde
    selects a version and a slot range, which is this key's prefix. Reads by signature (its
    page, `regroup`, history checks) use the `(signature, version, slot)` index.
    Measured in issue 10: 8.1 -> 3.8 µs per event for the count writes.
+8. Web hardening (issue 8): `users.session_generation` ends every session of a user when
+   it moves (logout, password change, disabling), so a saved cookie stops working;
+   `retractions` records an operator's audited retraction of a review or a deploy step
+   (kind `review` with the review id, or `deploy-step` with the step id): nothing is
+   deleted, reads skip what was retracted, the audit log says who did it and why.
 """
 
 from __future__ import annotations
@@ -329,6 +334,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE counts",
             "ALTER TABLE counts_by_time RENAME TO counts",
             "CREATE INDEX counts_signature ON counts (signature, version, slot)",
+        ),
+    ),
+    Migration(
+        8,
+        "web hardening: session generations, retractions of reviews and deploy steps",
+        (
+            "ALTER TABLE users ADD COLUMN session_generation {BIGINT} NOT NULL DEFAULT 0",
+            """CREATE TABLE retractions (
+                kind TEXT NOT NULL,
+                target TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                at {REAL} NOT NULL,
+                reason TEXT NOT NULL,
+                PRIMARY KEY (kind, target)
+            )""",
         ),
     ),
 )

@@ -22,6 +22,7 @@ from typing import Any
 
 from traintriage.core.errors import InvalidInput
 from traintriage.core.timeparse import iso
+from traintriage.core.validate import check_time, version_problem
 from traintriage.core.versions import version_key
 from traintriage.detect.classify import Classification, Label
 from traintriage.detect.decision import Review
@@ -91,6 +92,11 @@ def _writing(store: Store) -> Iterator[Any]:
         yield cur
 
 
+def triage_transaction(store: Store) -> Any:
+    """The triage write transaction (for store/retractions.py): one lock, ids in commit order."""
+    return _writing(store)
+
+
 def _next_id(store: Store, cur: Any, table: str) -> int:
     cur.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")
     return int(cur.fetchone()[0])
@@ -112,6 +118,13 @@ def _audit(
             json.dumps(detail, ensure_ascii=False, sort_keys=True),
         ),
     )
+
+
+def write_audit(
+    store: Store, cur: Any, at: float, actor: str, action: str, signature: str | None, detail: dict[str, Any]
+) -> None:
+    """Append one audit entry inside an open triage transaction."""
+    _audit(store, cur, at, actor, action, signature, detail)
 
 
 def _actor(actor: str) -> str:
@@ -141,14 +154,55 @@ def _resolve_duplicate(store: Store, signature: str, target: str) -> str:
     return full
 
 
-def _seen_version(store: Store, signature: str, at: float) -> str | None:
-    """The newest version the signature had events in by `at`: what an unscoped review is about."""
+def _deployed_versions(store: Store) -> dict[str, float]:
+    """Versions on the stored deployment timeline and when each was first deployed.
+
+    Only steps that pass validation count (rows stored before issue 8 may not).
+    """
+    from traintriage.store.trains import load_deploy_steps
+
+    first: dict[str, float] = {}
+    for step in load_deploy_steps(store):
+        if step.version:
+            at = step.at.timestamp()
+            first[step.version] = min(at, first.get(step.version, at))
+    return first
+
+
+def _review_version(store: Store, signature: str, at: float, given: str | None) -> tuple[str | None, str]:
+    """The version a review is about, and where it came from ("given", "inferred", "none").
+
+    Log lines are not trusted (issue 8: one event with `mwversion: 1.36.0-wmf.99` made every
+    later unscoped review apply to "wmf.99 and later", so a `blocker` stopped blocking the
+    real train). A version the reviewer gives must be known (on the deployment timeline or
+    in stored events: a typo such as `wmf.288` would scope a blocker to nothing). One that is
+    inferred is, when the store has a timeline, the newest deployed version (by `at`) the
+    signature had events in, else the newest version deployed by `at`; never a version that
+    only log lines name. Without a timeline (logs only) event versions are all there is.
+    """
+    deployed = _deployed_versions(store)
+    if given:
+        if given not in deployed and not store.query(
+            "SELECT 1 FROM signature_versions WHERE version = ? LIMIT 1", (given,)
+        ):
+            newest = sorted(deployed, key=version_key, reverse=True)[:3]
+            known = f" (newest deployed: {', '.join(newest)})" if newest else ""
+            raise InvalidInput(f"version {given!r} is unknown: no deploy step and no event has it{known}")
+        return given, "given"
     rows = store.query(
         "SELECT version FROM signature_versions WHERE signature = ? AND version <> '' AND first_seen <= ?",
         (signature, at),
     )
-    versions = [str(r[0]) for r in rows]
-    return max(versions, key=version_key) if versions else None
+    seen = {str(r[0]) for r in rows}
+    if deployed:
+        candidates = [v for v in seen if v in deployed and deployed[v] <= at]
+        if not candidates:
+            candidates = [v for v, first in deployed.items() if first <= at]
+    else:
+        candidates = [v for v in seen if version_problem(v) is None]
+    if not candidates:
+        return None, "none"
+    return max(candidates, key=version_key), "inferred"
 
 
 class TriageWriter:
@@ -197,10 +251,9 @@ class TriageWriter:
         )
         if name == "duplicate-of" and final_target is not None:
             final_target = _resolve_duplicate(store, signature, final_target)
-        version_from = "given" if version else "inferred"
-        version = version.strip() if version else _seen_version(store, signature, at)
-        if version is None:
-            version_from = "none"
+        if mute_until is not None:
+            check_time(mute_until, "mute until")
+        version, version_from = _review_version(store, signature, at, version.strip() if version else None)
         note = note.strip() if note and note.strip() else None
         assignee = assignee.strip() if assignee and assignee.strip() else None
         review_id = _next_id(store, cur, "reviews")
@@ -306,6 +359,8 @@ class TriageWriter:
         Without `version`, the escalation baseline is the newest version it was seen in.
         """
         _require_signature(self.store, signature)
+        if until is not None:
+            check_time(until, "mute until")
         if until is not None and until <= self.at:
             raise InvalidInput(f"mute until {iso(until)} is not in the future")
         current = _state_in(self.store, self.cur, signature)
@@ -313,7 +368,7 @@ class TriageWriter:
             if current.mute_set:
                 self._log("mute-cleared", signature, {"previous": current.to_dict()})
             return
-        version = version or _seen_version(self.store, signature, self.at)
+        version = version or _review_version(self.store, signature, self.at, None)[0]
         self._log(
             "mute-set", signature, {"until": until, "until_escalates": until_escalates, "version": version}
         )
@@ -397,13 +452,42 @@ def set_mute(
 # Reads
 # --------------------------------------------------------------------------- #
 
+_NOT_RETRACTED = (
+    "NOT EXISTS (SELECT 1 FROM retractions r WHERE r.kind = 'review' AND r.target = CAST(reviews.id AS TEXT))"
+)
+"""Reviews an operator retracted (store/retractions.py) are kept, and read by nothing that decides."""
+
+_RETRACTED_IDS = "SELECT target FROM retractions WHERE kind = 'review'"
+
 _REVIEW_COLUMNS = (
     "id, signature, version, verdict, target, assignee, note, tasks, mute_until, mute_until_escalates, "
     "reviewer, at"
 )
 
 
-def _record(row: Sequence[Any]) -> ReviewRecord:
+def _time_or_none(value: Any) -> float | None:
+    """A stored time if it is a sane one (finite, 2000..2100), else None.
+
+    Rows written before times were validated (issue 8) may hold `inf` or year 9999; reads
+    skip such values instead of failing every page and command that meets them.
+    """
+    if value is None:
+        return None
+    try:
+        return check_time(float(value))
+    except (InvalidInput, TypeError, ValueError):
+        return None
+
+
+def _record(row: Sequence[Any]) -> ReviewRecord | None:
+    """A stored review, or None for a row no valid review can be (its time is not a time)."""
+    at = _time_or_none(row[11])
+    if at is None:
+        return None
+    try:
+        tasks = tuple(str(t) for t in json.loads(row[7]))
+    except (ValueError, TypeError):
+        tasks = ()
     return ReviewRecord(
         id=int(row[0]),
         signature=str(row[1]),
@@ -412,11 +496,11 @@ def _record(row: Sequence[Any]) -> ReviewRecord:
         target=row[4],
         assignee=row[5],
         note=row[6],
-        tasks=tuple(json.loads(row[7])),
-        mute_until=float(row[8]) if row[8] is not None else None,
+        tasks=tasks,
+        mute_until=_time_or_none(row[8]),
         mute_until_escalates=bool(row[9]),
         reviewer=str(row[10]),
-        at=float(row[11]),
+        at=at,
     )
 
 
@@ -425,15 +509,17 @@ def review_history(store: Store, signatures: Sequence[str] | None = None) -> dic
     order = " ORDER BY signature, at DESC, id DESC"
     rows: list[tuple[Any, ...]] = []
     if signatures is None:
-        rows = store.query(f"SELECT {_REVIEW_COLUMNS} FROM reviews" + order)
+        rows = store.query(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE {_NOT_RETRACTED}" + order)
     else:
         rows = store.query_in(
-            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE signature {{ids}}" + order, sorted(set(signatures))
+            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE signature {{ids}} AND {_NOT_RETRACTED}" + order,
+            sorted(set(signatures)),
         )
     out: dict[str, list[ReviewRecord]] = defaultdict(list)
     for row in rows:
         record = _record(row)
-        out[record.signature].append(record)
+        if record is not None:
+            out[record.signature].append(record)
     return dict(out)
 
 
@@ -458,15 +544,24 @@ def audit_log(store: Store, *, signature: str | None = None, limit: int = 200) -
     return [_entry(r) for r in rows]
 
 
-def _fold(rows: Sequence[Sequence[Any]]) -> dict[str, SignatureTriage]:
-    """Replay assignee/task/mute events (in time order) into each signature's state."""
+def _fold(rows: Sequence[Sequence[Any]], retracted: Sequence[Any] = ()) -> dict[str, SignatureTriage]:
+    """Replay assignee/task/mute events (in time order) into each signature's state.
+
+    Events that came with a review later retracted (`retracted`: review ids) are skipped.
+    """
+    gone = {str(r[0]) if isinstance(r, tuple | list) else str(r) for r in retracted}
     state: dict[str, dict[str, Any]] = {}
     for _id, _at, signature, action, detail_text in rows:
-        detail = json.loads(detail_text)
+        try:
+            detail = json.loads(detail_text)
+        except ValueError:
+            continue
+        if not isinstance(detail, dict) or (gone and str(detail.get("review")) in gone):
+            continue
         s = state.setdefault(str(signature), {"assignee": None, "tasks": [], "mute": None})
         if action == "assignee-changed":
             s["assignee"] = detail.get("assignee")
-        elif action == "task-linked" and detail["task"] not in s["tasks"]:
+        elif action == "task-linked" and detail.get("task") and detail["task"] not in s["tasks"]:
             s["tasks"].append(detail["task"])
         elif action == "mute-set":
             s["mute"] = detail
@@ -478,7 +573,7 @@ def _fold(rows: Sequence[Sequence[Any]]) -> dict[str, SignatureTriage]:
         out[signature] = SignatureTriage(
             assignee=s["assignee"],
             tasks=tuple(s["tasks"]),
-            mute_until=mute.get("until"),
+            mute_until=_time_or_none(mute.get("until")),
             mute_until_escalates=bool(mute.get("until_escalates", False)),
             mute_version=mute.get("version"),
         )
@@ -507,13 +602,15 @@ def triage_state(
             _STATE_SQL + " AND signature {ids}" + when + order, sorted(set(signatures)), after=extra
         )
         rows.sort(key=lambda r: (float(r[1]), int(r[0])))
-    return _fold(rows)
+    return _fold(rows, store.query(_RETRACTED_IDS))
 
 
 def _state_in(store: Store, cur: Any, signature: str) -> SignatureTriage:
     """The current state read inside a write transaction (so audit diffs are exact)."""
     cur.execute(store.sql(_STATE_SQL + " AND signature = ? ORDER BY at, id"), (signature,))
-    return _fold(cur.fetchall()).get(signature, SignatureTriage())
+    rows = cur.fetchall()
+    cur.execute(_RETRACTED_IDS)
+    return _fold(rows, cur.fetchall()).get(signature, SignatureTriage())
 
 
 def load_effective_reviews(

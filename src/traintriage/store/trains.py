@@ -43,11 +43,16 @@ def save_deploy_steps(store: Store, steps: Iterable[DeployStep]) -> int:
 
 
 def load_deploy_steps(store: Store) -> list[DeployStep]:
-    """All stored steps in time order."""
+    """All stored steps in time order, except those an operator retracted (store/retractions.py)."""
+    from traintriage.store.retractions import retracted, step_id
+
+    gone = retracted(store, "deploy-step")
     out = []
     for at, groups, version, actor, kind, message, source, line in store.query(
         "SELECT at, groups, version, actor, kind, message, source, line FROM deploy_steps ORDER BY at, line"
     ):
+        if gone and step_id(at, groups, version, message) in gone:
+            continue
         try:
             step = DeployStep(
                 at=datetime.fromtimestamp(float(at), UTC),
@@ -63,6 +68,11 @@ def load_deploy_steps(store: Store) -> list[DeployStep]:
             continue  # stored before times and versions were validated (issue 8): on no timeline
         out.append(step)
     return out
+
+
+def events_have_version(store: Store, version: str) -> bool:
+    """Has any stored event this version (index signature_versions_version)?"""
+    return bool(store.query("SELECT 1 FROM signature_versions WHERE version = ? LIMIT 1", (version,)))
 
 
 def save_membership(store: Store, membership: GroupMembership, source: str, inferred: bool = False) -> int:

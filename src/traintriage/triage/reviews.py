@@ -39,6 +39,7 @@ __all__ = [
     "TrainFlags",
     "applies",
     "check_review",
+    "check_text",
     "coverage",
     "effective_reviews",
     "mute_active",
@@ -54,8 +55,19 @@ _OLD_NAMES: Mapping[str, str] = {
 }
 
 _SIGNATURE_ID = re.compile(r"^[0-9a-f]{4,64}$")
-_TASK = re.compile(r"^T[1-9][0-9]*$")
+_TASK = re.compile(r"^T[1-9][0-9]{0,11}$")
 _MAX_TARGET = 200
+
+MAX_NAME = 64
+"""Reviewer and assignee names: user names are 1-64 characters (store/accounts.py)."""
+MAX_ASSIGNEE = 100
+"""An assignee may be a person or a team handle (`@growth-team`)."""
+MAX_NOTE = 4000
+MAX_TASKS = 20
+MAX_TASK = 300
+"""A Phabricator id or a URL to a task."""
+MAX_VERDICT = 300
+"""A verdict with its target ('fixed-in' + a version or change URL)."""
 
 
 VersionKey = Callable[[str], Any]
@@ -177,12 +189,32 @@ def _example(verdict: str) -> str:
     return "duplicate-of 0123abcd" if verdict == "duplicate-of" else "fixed-in 1.36.0-wmf.29"
 
 
+def check_text(value: str | None, what: str, limit: int, *, multiline: bool = False) -> str | None:
+    """`value` stripped (None when empty) if it has at most `limit` characters and no control
+    characters (line breaks and tabs only when `multiline`); else InvalidInput naming `what`.
+
+    Every free-text field of a review passes here before it is stored (and copied into the
+    audit log): unbounded fields were a way to fill the store and every page (issue 8).
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is {len(text):,} characters long (limit {limit:,})")
+    allowed = "\n\r\t" if multiline else ""
+    if any(not c.isprintable() and c not in allowed and c != " " for c in text):
+        raise InvalidInput(f"{what} contains control characters")
+    return text or None
+
+
 def parse_task(text: str) -> str:
     """A Phabricator task (`T123456`) or an http(s) URL; anything else raises InvalidInput."""
     task = text.strip()
+    if len(task) > MAX_TASK:
+        raise InvalidInput(f"task {task[:40]!r}...: at most {MAX_TASK} characters")
     if _TASK.match(task):
         return task
-    if re.match(r"^t[1-9][0-9]*$", task):
+    if re.match(r"^t[1-9][0-9]{0,11}$", task):
         return "T" + task[1:]
     parts = urlsplit(task)
     if parts.scheme in ("http", "https") and parts.netloc and not any(c.isspace() for c in task):

@@ -67,6 +67,7 @@ def add_user(env: Env, name: str, role: str, password: str | None, team: str | N
 
 def update_user(
     env: Env,
+    principal: Principal,
     name: str,
     *,
     role: str | None = None,
@@ -74,6 +75,23 @@ def update_user(
     password: str | None = None,
     disabled: bool | None = None,
 ) -> dict[str, Any]:
+    """Change a user as an admin. Nobody demotes or disables themselves here (another admin
+    or the CLI can), and the last enabled admin stays one: the web app never locks itself out.
+    Everything is checked before the first change is stored."""
+    target = accounts.get_user(env.store, name)
+    if target is None:
+        raise HTTPException(404, f"no user {name!r}")
+    demoted = bool(role) and role != "admin"
+    if name == principal.name and (demoted or disabled):
+        raise HTTPException(422, "you cannot demote or disable yourself (ask another admin)")
+    losing_admin = target.role == "admin" and not target.disabled and (demoted or bool(disabled))
+    if losing_admin and accounts.count_admins(env.store) <= 1:
+        raise HTTPException(409, f"{name} is the last enabled admin")
+    if role:
+        accounts.check_role(role)
+    problem = security.password_problem(password) if password else None
+    if problem is not None:
+        raise HTTPException(422, problem)
     try:
         if role:
             accounts.set_role(env.store, name, role)

@@ -15,6 +15,7 @@ from traintriage.web.auth import (
     Admin,
     CsrfForm,
     EnvDep,
+    Principal,
     Reader,
     csrf_for_session,
 )
@@ -29,14 +30,18 @@ api = APIRouter(prefix="/api/v1", tags=["accounts"], dependencies=[Depends(csrf_
 # --- pages -------------------------------------------------------------------------------------
 
 
-@pages.get("/account", response_class=HTMLResponse)
-def account(request: Request, env: EnvDep, principal: Reader) -> Response:
+def _account_page(request: Request, env: EnvDep, principal: Principal, new_token: str | None) -> Response:
     context = {
         "tokens": [t for t in accounts.list_tokens(env.store, principal.name) if not t.revoked],
         "allowed": sorted(ROLE_SCOPES[principal.role]),
-        "new_token": request.session.pop("new_token", None),
+        "new_token": new_token,
     }
     return render(request, "account.html", context, principal)
+
+
+@pages.get("/account", response_class=HTMLResponse)
+def account(request: Request, env: EnvDep, principal: Reader) -> Response:
+    return _account_page(request, env, principal, None)
 
 
 @pages.post("/account/tokens")
@@ -48,8 +53,8 @@ def account_token(
 ) -> Response:
     scopes = [str(s) for s in form.getlist("scope")] or ["read"]
     created = actions.create_token(env, principal.user, scopes, _field(form, "label") or "web")
-    request.session["new_token"] = created["token"]  # shown once, on the next page
-    return RedirectResponse("/account", status_code=303)
+    # shown once, in this response (no-store), and never put in the session cookie (issue 8)
+    return _account_page(request, env, principal, created["token"])
 
 
 @pages.post("/account/tokens/{token_id}/revoke")
@@ -96,10 +101,9 @@ def users_update(
     principal: Admin,
 ) -> Response:
     disabled = {"disable": True, "enable": False}.get(_field(form, "action"))
-    if name == principal.name and (disabled or (_field(form, "role") not in ("", "admin"))):
-        raise HTTPException(422, "you cannot disable or demote yourself")
     actions.update_user(
         env,
+        principal,
         name,
         role=_field(form, "role") or None,
         team=_field(form, "team") if "team" in form else None,
@@ -132,6 +136,10 @@ def token_create(body: TokenIn, env: EnvDep, principal: Reader) -> dict[str, Any
 
 @api.delete("/tokens/{token_id}", status_code=204, summary="Revoke one of the caller's tokens")
 def token_revoke(token_id: str, env: EnvDep, principal: Reader) -> Response:
+    """From a login session any of one's tokens; with a token, that token itself (a leaked
+    token can retire itself), or any of the owner's with an admin-scope token."""
+    if principal.via == "token" and token_id != principal.token_id and not principal.can("admin"):
+        raise HTTPException(403, "a token may revoke only itself (or log in to manage your tokens)")
     if not accounts.revoke_token(env.store, token_id, principal.name):
         raise HTTPException(404, "no such token")
     return Response(status_code=204)
@@ -162,9 +170,9 @@ def user_create(body: UserIn, env: EnvDep, _: Admin) -> dict[str, Any]:
 
 
 @api.patch("/users/{name}", summary="Change a user's role, team, password or disable them (admin)")
-def user_update(name: str, body: UserUpdate, env: EnvDep, _: Admin) -> dict[str, Any]:
+def user_update(name: str, body: UserUpdate, env: EnvDep, principal: Admin) -> dict[str, Any]:
     return actions.update_user(
-        env, name, role=body.role, team=body.team, password=body.password, disabled=body.disabled
+        env, principal, name, role=body.role, team=body.team, password=body.password, disabled=body.disabled
     )
 
 

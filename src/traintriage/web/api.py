@@ -7,6 +7,7 @@ can act on: 200 go, 409 no-go/hold/rollback, 503 inconclusive.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,9 +15,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from traintriage.core.timeparse import iso
 from traintriage.store.reads import resolve_signature
 from traintriage.web import actions, views
 from traintriage.web.auth import (
+    Admin,
     Deployer,
     EnvDep,
     Reader,
@@ -29,16 +32,22 @@ from traintriage.web.views import Env
 router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(csrf_for_session)])
 
 
-def parse_at(env: Env, at: str | None) -> float:
-    """`at` query parameter (ISO 8601) or the app's clock."""
+def parse_at(env: Env, at: str | None, name: str = "at") -> float:
+    """A time parameter (ISO 8601, a date, 'now') or, when absent, the app's clock.
+
+    Every time a request carries passes here: `NaN`, `inf`, `1e400` or a year outside
+    2000..2100 is a 422 naming the parameter (core/validate.py sets the range).
+    """
     if not at:
         return env.now
     from traintriage.core.timeparse import parse_when
 
     try:
-        return parse_when(at)
-    except ValueError:
-        raise HTTPException(422, f"at={at!r} is not an ISO 8601 time (e.g. 2021-01-27T20:10:00Z)") from None
+        return parse_when(at[:64])
+    except ValueError as err:  # InvalidInput included
+        raise HTTPException(
+            422, f"{name}={at[:64]!r} is not a usable ISO 8601 time (e.g. 2021-01-27T20:10:00Z): {err}"
+        ) from None
 
 
 def parse_window(text: str) -> float:
@@ -46,8 +55,8 @@ def parse_window(text: str) -> float:
     try:
         value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except (ValueError, IndexError):
-        raise HTTPException(422, f"window={text!r} is not a duration like 20s, 1m, 90") from None
-    if value <= 0 or value > 86400:
+        raise HTTPException(422, f"window={text[:40]!r} is not a duration like 20s, 1m, 90") from None
+    if not math.isfinite(value) or value <= 0 or value > 86400:
         raise HTTPException(422, "window must be between 1 second and 1 day")
     return value
 
@@ -223,7 +232,7 @@ class ReviewIn(BaseModel):
 @router.post("/signatures/{sig}/reviews", status_code=201, summary="Record a review verdict")
 def post_review(sig: str, body: ReviewIn, env: EnvDep, principal: Reviewer) -> dict[str, Any]:
     sig = full_id(env, sig)
-    mute = parse_at(env, body.mute_until) if body.mute_until else None
+    mute = parse_at(env, body.mute_until, "mute_until") if body.mute_until else None
     return actions.review(
         env,
         sig,
@@ -268,15 +277,60 @@ def coverage(
 
 
 class DeployIn(BaseModel):
-    version: str
-    group: str = Field(description="testwikis, group0, group1, group2 or all")
-    at: str | None = Field(None, description="ISO time (default now)")
-    actor: str | None = None
+    version: str = Field(max_length=100)
+    group: str = Field(description="testwikis, group0, group1, group2 or all", max_length=40)
+    at: str | None = Field(None, description="ISO time (default now)", max_length=64)
+    actor: str | None = Field(
+        None,
+        max_length=64,
+        description="who ran the deploy, as the tool reports it; recorded after the authenticated user",
+    )
 
 
 @router.post("/deploys", status_code=201, summary="Record a deployment step (deploy tools; deployer role)")
 def post_deploy(body: DeployIn, env: EnvDep, principal: Deployer) -> dict[str, Any]:
+    """The step's actor is the authenticated user; a tool's own `actor` is kept after it
+    ("scap-bot (for ana)"), never instead of it, so the trail names who really called."""
     when = parse_at(env, body.at)
-    return actions.record_deploy(
-        env, body.version, body.group, datetime.fromtimestamp(when, UTC), body.actor or principal.name
+    reported = (body.actor or "").strip()
+    actor = (
+        principal.name if not reported or reported == principal.name else f"{principal.name} (for {reported})"
     )
+    return actions.record_deploy(env, body.version, body.group, datetime.fromtimestamp(when, UTC), actor)
+
+
+@router.get("/deploys", summary="Stored deploy steps with their ids (and whether they were retracted)")
+def deploys(version: str | None = None, *, env: EnvDep, _: Reader) -> list[dict[str, Any]]:
+    from traintriage.store.retractions import deploy_step_rows
+
+    rows = [r for r in deploy_step_rows(env.store) if version is None or r["version"] == version]
+    for r in rows:
+        r["at"] = iso(r["at"])
+    return rows
+
+
+# --- retractions (admin) ---------------------------------------------------------------------
+
+
+class RetractIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000, description="why (kept in the audit log)")
+
+
+@router.post(
+    "/reviews/{review_id}/retract",
+    summary="Retract a review (admin; audited, nothing deleted): it stops counting everywhere",
+)
+def retract_review(review_id: int, body: RetractIn, env: EnvDep, principal: Admin) -> dict[str, Any]:
+    from traintriage.services.retractions import retract_review as run
+
+    return run(env.store, review_id, principal.name, body.reason).to_dict()
+
+
+@router.post(
+    "/deploys/{step_id}/retract",
+    summary="Retract a deploy step (admin; audited, nothing deleted): the timeline drops it",
+)
+def retract_deploy(step_id: str, body: RetractIn, env: EnvDep, principal: Admin) -> dict[str, Any]:
+    from traintriage.services.retractions import retract_deploy_step as run
+
+    return run(env.store, step_id, principal.name, body.reason).to_dict()

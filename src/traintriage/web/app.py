@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from traintriage import __version__
-from traintriage.core.errors import Conflict, NotFound, TraintriageError
+from traintriage.core.errors import Conflict, NotFound, StorageFull, TraintriageError, Unavailable
 from traintriage.core.timeparse import iso
 from traintriage.detect.config import DetectionConfig
 from traintriage.services.ownership import Ownership
@@ -41,11 +41,21 @@ SESSION_SECRET_KEY = "session_secret"
 
 
 def http_status(error: TraintriageError) -> int:
-    """HTTP status of an error the library raised on purpose."""
+    """HTTP status of an error the library raised on purpose.
+
+    None of them is ever 200, 409-for-no-go or 503-for-inconclusive on the gate: a deploy
+    tool must not read a typo, a full disk or a broken database as an answer. Usage errors
+    are 4xx (404 unknown, 409 clashes with stored data, 422 invalid); a full disk is 507;
+    an unreachable or damaged database 500, like a bug (the body says which).
+    """
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, Conflict):
         return 409
+    if isinstance(error, StorageFull):
+        return 507
+    if isinstance(error, Unavailable):
+        return 500
     return 422
 
 
@@ -58,7 +68,8 @@ class WebSettings:
     secure_cookies: bool = False
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     refresh_seconds: int = 60
-    session_max_age: int = 14 * 86400
+    session_max_age: int = 86400  # idle: a session unused for a day ends
+    session_lifetime: int = 7 * 86400  # absolute: a week after login, however active
     body_limits: BodyLimits = field(default_factory=BodyLimits)
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed
     clock: Callable[[], float] = time.time
@@ -205,6 +216,14 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     async def _library_error(request: Request, exc: TraintriageError) -> Response:
         """The one place library errors become HTTP statuses (InvalidInput 422, NotFound 404, Conflict 409)."""
         return await _http_error(request, StarletteHTTPException(http_status(exc), str(exc)))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        """A bug: 500 with a short JSON body (the traceback goes to the server log)."""
+        return JSONResponse(
+            {"detail": f"internal error ({type(exc).__name__}): a bug, not an answer; see the server log"},
+            status_code=500,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

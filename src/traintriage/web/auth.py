@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,6 +26,8 @@ from traintriage.store import accounts
 from traintriage.store.accounts import User
 from traintriage.web import security
 from traintriage.web.views import Env
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "tt_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -159,11 +163,20 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+TOUCH_EVERY = 60.0
+"""Seconds between writes of a token's `last_used_at`: a read with a token is not a write."""
+
+
 def principal_from_token(env: Env, token: str) -> Principal | None:
     found = accounts.token_by_digest(env.store, security.token_digest(token))
     if found is None or found.owner is None:
         return None
-    accounts.touch_token(env.store, found.id)
+    now = time.time()
+    if found.last_used_at is None or now - found.last_used_at >= TOUCH_EVERY:
+        try:
+            accounts.touch_token(env.store, found.id, now)
+        except Exception as err:  # bookkeeping only: a full disk or a locked store must not fail a read
+            log.warning("could not record the use of token %s: %s", found.id, err)
     scopes = security.effective_scopes(found.owner.role, found.scopes)
     return Principal(found.owner, scopes, "token", found.id)
 
@@ -181,12 +194,18 @@ def get_principal(request: Request, env: Annotated[Env, Depends(get_env)]) -> Pr
     if not name:
         return None
     user = accounts.get_user(env.store, str(name))
+    lifetime = request.app.state.settings.session_lifetime
+    issued = session.get("iat")
     if (
         user is None
         or user.disabled
         or session.get("pwf") != security.password_fingerprint(user.password_hash)
+        or session.get("gen") != user.session_generation
+        or not isinstance(issued, int | float)
+        or not 0 <= time.time() - issued <= lifetime
     ):
-        session.pop("user", None)
+        session.clear()  # logged out: a fresh CSRF token comes with the next response
+        session["csrf"] = security.new_csrf_token()
         return None
     return Principal(user, security.allowed_scopes(user.role), "session")
 
@@ -236,10 +255,19 @@ def csrf_for_session(request: Request) -> None:
 
 
 def login_session(request: Request, user: User) -> None:
-    """Start a fresh session for `user` (new CSRF token: no session fixation)."""
+    """Start a fresh session for `user` (new CSRF token: no session fixation).
+
+    The session carries the user's session generation (logout, a password change or
+    disabling moves it, ending every session of the user on the server side) and its
+    issue time (`iat`): it ends `session_lifetime` after login however active it is.
+    """
     request.session.clear()
     request.session.update(
-        user=user.name, pwf=security.password_fingerprint(user.password_hash), csrf=security.new_csrf_token()
+        user=user.name,
+        pwf=security.password_fingerprint(user.password_hash),
+        gen=user.session_generation,
+        iat=int(time.time()),
+        csrf=security.new_csrf_token(),
     )
 
 

@@ -114,7 +114,11 @@ def login(request: Request, form: CsrfForm, env: EnvDep) -> Response:
 
 
 @router.post("/logout")
-def logout(request: Request, form: CsrfForm) -> Response:
+def logout(request: Request, form: CsrfForm, env: EnvDep, principal: MaybePrincipal) -> Response:
+    """End the session here and, through the user's session generation, everywhere: a
+    cookie saved before logging out no longer works."""
+    if principal is not None and principal.via == "session":
+        accounts.end_sessions(env.store, principal.name)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -128,7 +128,9 @@ def gate_result(
     if not stage:
         state = env.train.timeline.train_state(version, at)
         stage = state.next_stage or state.stage or STAGES[0]
-    result = gate(env.store, version, stage, at, window, env.config, owners=env.ownership.rules)
+    result = gate(
+        env.store, version, stage, at, window, env.config, owners=env.ownership.rules, context=env.train
+    )
     return result, HTTP_STATUS.get(result.verdict, 503)
 
 

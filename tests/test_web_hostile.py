@@ -440,3 +440,57 @@ def test_cli_retracts_reviews_and_deploy_steps(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     listing = runner.invoke(main, ["deploys", "steps", "--db", train.db]).stdout
     assert f"{last['id']}" in listing and "(retracted)" in listing
+
+
+# --- review-history cost: a decision reads the newest review per version only ------------------
+
+
+def test_latest_reviews_choose_exactly_what_the_full_history_would(store: Store, tmp_path: Path) -> None:
+    """The decision now reads, per signature, the newest review of each version (SQL window)
+    instead of every review ever made; for any time and any flagging the effective reviews are
+    the same as from the whole history, retracted reviews included in neither."""
+    import random
+
+    from traintriage.core.versions import version_key
+    from traintriage.store.reviews import latest_reviews
+    from traintriage.triage.reviews import effective_reviews
+
+    log = tmp_path / "a.log"
+    log.write_text(
+        "\n".join(mw_line(req=f"r{i}", message=f"failure number {i}", cls=f"E{i}") for i in range(6)) + "\n"
+    )
+    ingest(store, [str(log)])
+    sigs = [str(r[0]) for r in store.query("SELECT id FROM signatures ORDER BY id")]
+    rng = random.Random(8)
+    t0 = 1_611_000_000.0
+    rows = []
+    for i in range(1, 601):
+        version = rng.choice(["1.36.0-wmf.26", OLD, NEW, None])
+        at = t0 + rng.randrange(0, 40) * 600  # many ties in time: the id breaks them
+        verdict = rng.choice(["blocker", "not-blocker", "expected", "needs-info"])
+        rows.append((i, rng.choice(sigs), version, verdict, None, None, None, '["T1"]', None, 0, "ann", at))
+    with store.transaction() as cur:
+        cur.executemany(
+            store.sql(
+                "INSERT INTO reviews (id, signature, version, verdict, target, assignee, note, tasks, "
+                "mute_until, mute_until_escalates, reviewer, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            rows,
+        )
+        cur.executemany(
+            store.sql(
+                "INSERT INTO retractions (kind, target, actor, at, reason) VALUES ('review', ?, 'ops', ?, 'x')"
+            ),
+            [(str(i), t0) for i in rng.sample(range(1, 601), 60)],
+        )
+    full = review_history(store)
+    assert sum(len(v) for v in full.values()) == 540
+    for at in (None, t0 + 5 * 600, t0 + 20 * 600 + 1, t0 + 40 * 600):
+        latest = latest_reviews(store, at)
+        assert sum(len(v) for v in latest.values()) <= len(sigs) * 4
+        for version in (OLD, NEW, "1.36.0-wmf.26"):
+            for flag_seed in range(3):
+                flagged = set(random.Random(flag_seed).sample(sigs, 3))
+                a = effective_reviews(full, version, flagged.__contains__, version_key, at=at)
+                b = effective_reviews(latest, version, flagged.__contains__, version_key, at=at)
+                assert a == b, (at, version, flag_seed)

@@ -22,7 +22,7 @@ from typing import Any
 
 from traintriage.core.errors import InvalidInput
 from traintriage.core.timeparse import iso
-from traintriage.core.validate import check_time, version_problem
+from traintriage.core.validate import MAX_TIME, check_time, version_problem
 from traintriage.core.versions import version_key
 from traintriage.detect.classify import Classification, Label
 from traintriage.detect.decision import Review
@@ -613,11 +613,39 @@ def _state_in(store: Store, cur: Any, signature: str) -> SignatureTriage:
     return _fold(rows, cur.fetchall()).get(signature, SignatureTriage())
 
 
+def latest_reviews(store: Store, at: float | None = None) -> dict[str, list[ReviewRecord]]:
+    """Per signature, the newest review of each version it was given in (made by `at`),
+    newest first: all that `triage.effective_reviews` can choose from.
+
+    Which review applies depends only on its version (`triage.applies`), so among reviews of
+    one signature and version only the newest can win. Reading just those keeps a decision's
+    cost flat as the review history grows (issue 8: with 7.4k reviews `/train` took 188 ms
+    instead of 40 ms, all of it turning every past review into a record).
+    """
+    when = " AND at <= ?" if at is not None else ""
+    params: list[Any] = [MAX_TIME] + ([at] if at is not None else [])
+    newest_ids = (  # narrow rows through the window, the wide ones (notes) only for the winners
+        "SELECT id FROM (SELECT id, ROW_NUMBER() OVER ("
+        "PARTITION BY signature, version ORDER BY at DESC, id DESC) AS newest "
+        f"FROM reviews WHERE at < ? AND {_NOT_RETRACTED}{when}) latest WHERE newest = 1"
+    )
+    rows = store.query(
+        f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id IN ({newest_ids}) ORDER BY signature, at DESC, id DESC",
+        params,
+    )
+    out: dict[str, list[ReviewRecord]] = defaultdict(list)
+    for row in rows:
+        record = _record(row)
+        if record is not None:
+            out[record.signature].append(record)
+    return dict(out)
+
+
 def load_effective_reviews(
     store: Store, version: str, at: float | None, classification: Classification
 ) -> dict[str, Review]:
     """The reviews `decide()` should use for `version` at `at` (see triage.effective_reviews)."""
-    history = review_history(store)
+    history = latest_reviews(store, at)
     if not history:
         return {}
     by_sig = {e.signature: e for e in classification.entries}

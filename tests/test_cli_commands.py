@@ -397,7 +397,17 @@ RECIPES: dict[str, list[Step]] = {
             "{db}",
             code=64,
             err=("bad source URL template: 'nope'",),
-        )
+        ),
+        s(
+            "serve",
+            "--trusted-proxy",
+            "proxy.example",
+            "--db",
+            "{db}",
+            code=64,
+            err=("trusted proxy 'proxy.example' is not an IP address or network",),
+        ),
+        s("serve", "--max-body", "10", "--db", "{db}", code=64, err=("--max-body",)),
     ],
     "simulate": [
         s("simulate", "--out", "{tmp}/sim", "--events", "400", "--weeks", "2", out=("simulated train in",)),

@@ -130,6 +130,8 @@ class Server:
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(20)
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
 
     def __enter__(self) -> Server:
         return self
